@@ -1,0 +1,73 @@
+"""Engines for SQLite (embedded default) and PostgreSQL (production), tuned once here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import NullPool
+
+from tutela.domain.errors import ConfigurationError
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, *, pool: bool = True) -> Engine:
+    """An engine for ``url``. SQLite gets WAL, NORMAL sync and write-locking transactions."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(
+            f"not a database URL: {parsed_safe(url)}; use sqlite:///path/to/file.db or "
+            "postgresql+psycopg://user@host/dbname"
+        ) from None
+    if parsed.drivername.startswith("postgresql") and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername.startswith("sqlite"):
+        return _sqlite_engine(parsed.database, url)
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if not pool:
+        kwargs = {"poolclass": NullPool}
+    try:
+        return create_engine(parsed, **kwargs)
+    except ModuleNotFoundError as exc:
+        raise ConfigurationError(
+            f"the database driver {exc.name} is not installed; install tutela[postgres]"
+        ) from None
+
+
+def parsed_safe(url: str) -> str:
+    """A URL for messages: the password is never shown."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def _sqlite_engine(database: str | None, url: str) -> Engine:
+    if database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # every Tutela transaction writes (at least its audit entry): take the write lock
+        # up front so two writers queue instead of failing on lock upgrade
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

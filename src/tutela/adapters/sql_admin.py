@@ -1,0 +1,106 @@
+"""Tenants, API keys and stored declarations in SQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from tutela.adapters.tables import api_keys, declarations, tenants
+from tutela.services.ports import (
+    AbstractApiKeyRepository,
+    AbstractDeclarationStore,
+    AbstractTenantRepository,
+    ApiKeyRecord,
+)
+
+_GET_KEY = select(
+    api_keys.c.id,
+    api_keys.c.tenant_id,
+    api_keys.c.name,
+    api_keys.c.scopes,
+    api_keys.c.secret_hash,
+    api_keys.c.created_at,
+    api_keys.c.created_by,
+    api_keys.c.revoked_at,
+)
+
+
+class SqlTenantRepository(AbstractTenantRepository):
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, tenant_id: str, name: str, now: int) -> None:
+        self._conn.execute(insert(tenants), {"id": tenant_id, "name": name, "created_at": now})
+
+    def get(self, tenant_id: str) -> tuple[str, str, int] | None:
+        row = self._conn.execute(
+            select(tenants.c.id, tenants.c.name, tenants.c.created_at).where(
+                tenants.c.id == tenant_id
+            )
+        ).first()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def list(self) -> list[tuple[str, str, int]]:
+        query = select(tenants.c.id, tenants.c.name, tenants.c.created_at).order_by(tenants.c.id)
+        return [(r[0], r[1], r[2]) for r in self._conn.execute(query)]
+
+
+class SqlApiKeyRepository(AbstractApiKeyRepository):
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, record: ApiKeyRecord) -> None:
+        self._conn.execute(
+            insert(api_keys),
+            {
+                "id": record.id,
+                "tenant_id": record.tenant_id,
+                "name": record.name,
+                "scopes": record.scopes,
+                "secret_hash": record.secret_hash,
+                "created_at": record.created_at,
+                "created_by": record.created_by,
+                "revoked_at": record.revoked_at,
+            },
+        )
+
+    def get(self, key_id: str) -> ApiKeyRecord | None:
+        row = self._conn.execute(
+            _GET_KEY.where(api_keys.c.id == bindparam("k")), {"k": key_id}
+        ).first()
+        return None if row is None else ApiKeyRecord(*row[:4], bytes(row[4]), *row[5:])
+
+    def list(self, tenant_id: str | None) -> list[ApiKeyRecord]:
+        query = _GET_KEY.order_by(api_keys.c.created_at, api_keys.c.id)
+        if tenant_id is not None:
+            query = query.where(api_keys.c.tenant_id == tenant_id)
+        return [ApiKeyRecord(*r[:4], bytes(r[4]), *r[5:]) for r in self._conn.execute(query)]
+
+    def revoke(self, key_id: str, now: int) -> None:
+        self._conn.execute(
+            update(api_keys)
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    def count(self) -> int:
+        return int(self._conn.execute(select(func.count()).select_from(api_keys)).scalar_one())
+
+
+class SqlDeclarationStore(AbstractDeclarationStore):
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def current(self) -> tuple[int, str, str] | None:
+        row = self._conn.execute(
+            select(declarations.c.id, declarations.c.sha256, declarations.c.document)
+            .order_by(declarations.c.id.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def add(self, source: str, sha256: str, document: str, now: int) -> int:
+        result = self._conn.execute(
+            insert(declarations).returning(declarations.c.id),
+            {"loaded_at": now, "source": source, "sha256": sha256, "document": document},
+        )
+        return int(result.scalar_one())

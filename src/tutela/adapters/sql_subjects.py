@@ -1,0 +1,244 @@
+"""Subjects, their encrypted fields and blind-index lookups in SQL (Core, prebuilt statements)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+
+from tutela.adapters.tables import subject_fields, subject_lookups, subjects
+from tutela.domain.errors import Conflict
+from tutela.services.ports import AbstractSubjectRepository, StoredField, SubjectRecord
+
+_INSERT_SUBJECT = insert(subjects)
+_GET_SUBJECT = select(
+    subjects.c.id,
+    subjects.c.tenant_id,
+    subjects.c.status,
+    subjects.c.created_at,
+    subjects.c.updated_at,
+).where(subjects.c.tenant_id == bindparam("t"), subjects.c.id == bindparam("s"))
+_SET_STATUS = (
+    update(subjects)
+    .where(subjects.c.tenant_id == bindparam("t"), subjects.c.id == bindparam("s"))
+    .values(status=bindparam("st"), updated_at=bindparam("now"))
+)
+_TOUCH = (
+    update(subjects)
+    .where(subjects.c.tenant_id == bindparam("t"), subjects.c.id == bindparam("s"))
+    .values(updated_at=bindparam("now"))
+)
+_GET_FIELDS = select(
+    subject_fields.c.category, subject_fields.c.kind, subject_fields.c.value
+).where(subject_fields.c.tenant_id == bindparam("t"), subject_fields.c.subject_id == bindparam("s"))
+_INSERT_FIELD = insert(subject_fields)
+_DELETE_FIELD = delete(subject_fields).where(
+    subject_fields.c.tenant_id == bindparam("t"),
+    subject_fields.c.subject_id == bindparam("s"),
+    subject_fields.c.category == bindparam("c"),
+)
+_DELETE_ALL_FIELDS = delete(subject_fields).where(
+    subject_fields.c.tenant_id == bindparam("t"), subject_fields.c.subject_id == bindparam("s")
+)
+_INSERT_LOOKUP = insert(subject_lookups)
+_FIND = select(subject_lookups.c.subject_id).where(
+    subject_lookups.c.tenant_id == bindparam("t"),
+    subject_lookups.c.kind == bindparam("k"),
+    subject_lookups.c.digest == bindparam("d"),
+)
+_DELETE_LOOKUPS = delete(subject_lookups).where(
+    subject_lookups.c.tenant_id == bindparam("t"), subject_lookups.c.subject_id == bindparam("s")
+)
+_DELETE_LOOKUP_KIND = delete(subject_lookups).where(
+    subject_lookups.c.tenant_id == bindparam("t"),
+    subject_lookups.c.subject_id == bindparam("s"),
+    subject_lookups.c.kind == bindparam("k"),
+)
+
+
+class SqlSubjectRepository(AbstractSubjectRepository):
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, record: SubjectRecord) -> None:
+        self._conn.execute(
+            _INSERT_SUBJECT,
+            {
+                "id": record.id,
+                "tenant_id": record.tenant_id,
+                "status": record.status,
+                "created_at": record.created_at,
+                "updated_at": record.updated_at,
+            },
+        )
+
+    def get(self, tenant_id: str, subject_id: str) -> SubjectRecord | None:
+        row = self._conn.execute(_GET_SUBJECT, {"t": tenant_id, "s": subject_id}).first()
+        return None if row is None else SubjectRecord(*row)
+
+    def set_status(self, tenant_id: str, subject_id: str, status: str, now: int) -> None:
+        self._conn.execute(_SET_STATUS, {"t": tenant_id, "s": subject_id, "st": status, "now": now})
+
+    def touch(self, tenant_id: str, subject_id: str, now: int) -> None:
+        self._conn.execute(_TOUCH, {"t": tenant_id, "s": subject_id, "now": now})
+
+    def fields(self, tenant_id: str, subject_id: str) -> list[StoredField]:
+        rows = self._conn.execute(_GET_FIELDS, {"t": tenant_id, "s": subject_id})
+        return [StoredField(c, k, bytes(v)) for c, k, v in rows]
+
+    def put_fields(
+        self, tenant_id: str, subject_id: str, fields: Sequence[StoredField], now: int
+    ) -> None:
+        if not fields:
+            return
+        self._conn.execute(
+            _DELETE_FIELD, [{"t": tenant_id, "s": subject_id, "c": f.category} for f in fields]
+        )
+        self._conn.execute(
+            _INSERT_FIELD, [_field_row(tenant_id, subject_id, f, now) for f in fields]
+        )
+
+    def delete_fields(
+        self, tenant_id: str, subject_id: str, categories: Sequence[str] | None
+    ) -> None:
+        if categories is None:
+            self._conn.execute(_DELETE_ALL_FIELDS, {"t": tenant_id, "s": subject_id})
+        elif categories:
+            self._conn.execute(
+                _DELETE_FIELD, [{"t": tenant_id, "s": subject_id, "c": c} for c in categories]
+            )
+
+    def add_lookup(self, tenant_id: str, kind: str, digest: bytes, subject_id: str) -> None:
+        holder = self.find(tenant_id, kind, digest)
+        if holder == subject_id:
+            return
+        if holder is not None:
+            raise _conflict(kind)
+        try:
+            self._conn.execute(
+                _INSERT_LOOKUP,
+                {"tenant_id": tenant_id, "kind": kind, "digest": digest, "subject_id": subject_id},
+            )
+        except SqlIntegrityError:
+            raise _conflict(kind) from None
+
+    def remove_lookups(self, tenant_id: str, subject_id: str, kinds: Sequence[str] | None) -> None:
+        if kinds is None:
+            self._conn.execute(_DELETE_LOOKUPS, {"t": tenant_id, "s": subject_id})
+        elif kinds:
+            self._conn.execute(
+                _DELETE_LOOKUP_KIND, [{"t": tenant_id, "s": subject_id, "k": k} for k in kinds]
+            )
+
+    def find(self, tenant_id: str, kind: str, digest: bytes) -> str | None:
+        row = self._conn.execute(_FIND, {"t": tenant_id, "k": kind, "d": digest}).first()
+        return None if row is None else str(row[0])
+
+    def existing(self, tenant_id: str, kind: str, digests: Sequence[bytes]) -> set[bytes]:
+        found: set[bytes] = set()
+        for start in range(0, len(digests), 500):
+            chunk = list(digests[start : start + 500])
+            query = select(subject_lookups.c.digest).where(
+                subject_lookups.c.tenant_id == tenant_id,
+                subject_lookups.c.kind == kind,
+                subject_lookups.c.digest.in_(chunk),
+            )
+            found.update(bytes(d) for (d,) in self._conn.execute(query))
+        return found
+
+    def page(
+        self, tenant_id: str, after: tuple[int, str] | None, limit: int
+    ) -> list[tuple[SubjectRecord, list[str]]]:
+        query = select(
+            subjects.c.id,
+            subjects.c.tenant_id,
+            subjects.c.status,
+            subjects.c.created_at,
+            subjects.c.updated_at,
+        ).where(subjects.c.tenant_id == tenant_id)
+        if after is not None:
+            created, sid = after
+            query = query.where(
+                or_(
+                    subjects.c.created_at > created,
+                    and_(subjects.c.created_at == created, subjects.c.id > sid),
+                )
+            )
+        query = query.order_by(subjects.c.created_at, subjects.c.id).limit(limit)
+        records = [SubjectRecord(*row) for row in self._conn.execute(query)]
+        if not records:
+            return []
+        names: dict[str, list[str]] = {r.id: [] for r in records}
+        field_query = (
+            select(subject_fields.c.subject_id, subject_fields.c.category)
+            .where(
+                subject_fields.c.tenant_id == tenant_id,
+                subject_fields.c.subject_id.in_(list(names)),
+            )
+            .order_by(subject_fields.c.category)
+        )
+        for sid, category in self._conn.execute(field_query):
+            names[sid].append(category)
+        return [(r, names[r.id]) for r in records]
+
+    def import_many(
+        self,
+        records: Sequence[SubjectRecord],
+        fields: Sequence[tuple[str, StoredField]],
+        lookups: Sequence[tuple[str, bytes, str]],
+        now: int,
+    ) -> None:
+        if not records:
+            return
+        tenant_id = records[0].tenant_id
+        self._conn.execute(
+            _INSERT_SUBJECT,
+            [
+                {
+                    "id": r.id,
+                    "tenant_id": r.tenant_id,
+                    "status": r.status,
+                    "created_at": r.created_at,
+                    "updated_at": r.updated_at,
+                }
+                for r in records
+            ],
+        )
+        if fields:
+            self._conn.execute(
+                _INSERT_FIELD, [_field_row(tenant_id, sid, f, now) for sid, f in fields]
+            )
+        if lookups:
+            try:
+                self._conn.execute(
+                    _INSERT_LOOKUP,
+                    [
+                        {"tenant_id": tenant_id, "kind": k, "digest": d, "subject_id": s}
+                        for k, d, s in lookups
+                    ],
+                )
+            except SqlIntegrityError:
+                raise Conflict(
+                    "an identity in this batch is already registered (or appears twice); "
+                    "nothing of the batch was stored",
+                ) from None
+
+
+def _field_row(tenant_id: str, subject_id: str, f: StoredField, now: int) -> dict[str, object]:
+    return {
+        "tenant_id": tenant_id,
+        "subject_id": subject_id,
+        "category": f.category,
+        "kind": f.kind,
+        "value": f.value,
+        "updated_at": now,
+    }
+
+
+def _conflict(kind: str) -> Conflict:
+    return Conflict(
+        f"another subject of this tenant already has this {kind}; look it up instead of "
+        "registering it again",
+        details={"identity": kind},
+    )

@@ -1,0 +1,120 @@
+"""SQLAlchemy Core tables of the main database (migrations in ``adapters/migrations``).
+
+Every row that concerns a data subject carries ``tenant_id`` first in its keys, so the schema
+can be distributed by tenant on a PostgreSQL-compatible distributed engine. Times are integer
+microseconds since the Unix epoch (UTC): compact, portable and exact for the audit chain.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+subjects = Table(
+    "subjects",
+    metadata,
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), nullable=False),
+    Column("id", String(36), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_subjects_tenant_order", "tenant_id", "created_at", "id"),
+)
+
+subject_fields = Table(
+    "subject_fields",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("subject_id", String(36), ForeignKey("subjects.id"), primary_key=True),
+    Column("category", String(200), primary_key=True),
+    # "e": AES-GCM ciphertext under the subject DEK; "h": argon2id hash (verify-only)
+    Column("kind", String(1), nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+subject_lookups = Table(
+    "subject_lookups",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("digest", LargeBinary(32), primary_key=True),
+    Column("subject_id", String(36), ForeignKey("subjects.id"), nullable=False),
+    Index("ix_subject_lookups_subject", "subject_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("scopes", String(200), nullable=False),
+    Column("secret_hash", LargeBinary(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("chain", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject_id", String(36), nullable=True),
+    Column("fields", Text, nullable=False),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", LargeBinary(32), nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    Index("ix_audit_log_subject", "subject_id"),
+)
+
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("chain", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    # HMAC under a key-ring key: a rewritten chain cannot be re-sealed without the ring
+    Column("seal", LargeBinary(32), nullable=False),
+)
+
+declarations = Table(
+    "declarations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("loaded_at", BigInteger, nullable=False),
+    Column("source", String(500), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("document", Text, nullable=False),
+)

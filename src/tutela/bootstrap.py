@@ -1,0 +1,198 @@
+"""The one place where concrete adapters are chosen and wired into a service context."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from tutela.adapters import schema
+from tutela.adapters.database import make_engine
+from tutela.adapters.keyring import KeyRing
+from tutela.adapters.keystore import SqlKeyStore
+from tutela.adapters.sql_uow import SqlUnitOfWork
+from tutela.adapters.vault_crypto import RingCrypto
+from tutela.domain.access import Principal, operator
+from tutela.domain.audit import SYSTEM_CHAIN, AuditEvent
+from tutela.domain.errors import ConfigurationError
+from tutela.services import tenants as tenant_service
+from tutela.services.context import Context, now_micros
+from tutela.services.ports import AbstractUnitOfWork
+from tutela.settings import Settings
+
+if TYPE_CHECKING:
+    from tutela.declarations import Declarations
+
+
+@dataclass
+class Runtime:
+    """Everything a running Tutela holds: settings, engines, key ring and service context."""
+
+    settings: Settings
+    engine: Engine
+    key_engine: Engine
+    ring: KeyRing
+    ctx: Context
+    declarations: Declarations | None
+    declarations_id: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def operator(self, tenant_id: str = tenant_service.DEFAULT_TENANT) -> Principal:
+        return operator(tenant_id, f"cli:{_os_user()}")
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.key_engine.dispose()
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+class NoDeclarations:
+    """The catalog before any declaration file is loaded: nothing may be stored."""
+
+    category_keys: frozenset[str] = frozenset()
+    default_phone_region: str | None = None
+
+    def category(self, key: str) -> None:
+        return None
+
+
+def _stored_declarations(engine: Engine) -> tuple[int | None, Declarations | None]:
+    from tutela.declarations import Declarations
+
+    with SqlUnitOfWork(engine, lambda _b: b"") as uow:
+        current = uow.declarations.current()
+    if current is None:
+        return None, None
+    return current[0], Declarations.model_validate_json(current[2])
+
+
+def open_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime:
+    """Open an initialised data directory (``tutela init`` makes one)."""
+    ring = KeyRing.load(settings.keyring)
+    engine = make_engine(settings.database_url)
+    key_engine = make_engine(settings.keystore_url)
+    if require_schema:
+        schema.require_current(engine)
+    crypto = RingCrypto(ring, settings.argon2)
+    keystore = SqlKeyStore(key_engine)
+    declarations_id, declarations = (
+        _stored_declarations(engine) if require_schema else (None, None)
+    )
+    ctx = Context(
+        uow=lambda: SqlUnitOfWork(engine, crypto.seal),
+        keys=keystore,
+        crypto=crypto,
+        declarations=declarations if declarations is not None else NoDeclarations(),
+    )
+    return Runtime(settings, engine, key_engine, ring, ctx, declarations, declarations_id)
+
+
+@dataclass(frozen=True)
+class InitResult:
+    created_keyring: bool
+    schema_before: str | None
+    schema_after: str
+    declarations: str  # loaded | unchanged | none
+    tenants_created: list[str]
+    admin_key: str | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "created_keyring": self.created_keyring,
+            "schema_before": self.schema_before,
+            "schema_after": self.schema_after,
+            "declarations": self.declarations,
+            "tenants_created": self.tenants_created,
+            "admin_key": self.admin_key,
+        }
+
+
+def initialize(settings: Settings, declarations_file: Path | None = None) -> InitResult:
+    """Create or upgrade a data directory; safe to run again (prints no new key then)."""
+    from tutela.declarations import load_declarations
+
+    declarations = load_declarations(declarations_file) if declarations_file else None
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    created_ring = False
+    keyring_is_file = not settings.keyring.lstrip().startswith("{")
+    if keyring_is_file and not Path(settings.keyring).expanduser().exists():
+        KeyRing.create(Path(settings.keyring).expanduser())
+        created_ring = True
+    runtime = open_runtime(settings, require_schema=False)
+    try:
+        before, after = schema.upgrade(runtime.engine)
+        SqlKeyStore(runtime.key_engine).create_schema()
+        actor = f"cli:{_os_user()}"
+        now = now_micros()
+        status = "none"
+        created: list[str] = []
+        token: str | None = None
+        with runtime.ctx.uow() as uow:
+            uow.audit.ensure_chain(SYSTEM_CHAIN)
+            if declarations is not None and declarations_file is not None:
+                status = _store_declarations(uow, declarations, declarations_file, actor, now)
+            wanted = [(tenant_service.DEFAULT_TENANT, "Default tenant")]
+            if declarations is not None:
+                wanted += [(t.id, t.name) for t in declarations.tenants]
+            for tenant_id, name in wanted:
+                if uow.tenants.get(tenant_id) is None:
+                    tenant_service.add_tenant(uow, tenant_id, name, actor, now)
+                    created.append(tenant_id)
+            if uow.api_keys.count() == 0:
+                token = tenant_service.new_key(
+                    uow,
+                    tenant_service.DEFAULT_TENANT,
+                    "initial administrator",
+                    frozenset({"admin", "platform"}),
+                    actor,
+                    now,
+                ).token
+            uow.commit()
+        return InitResult(created_ring, before, after, status, created, token)
+    finally:
+        runtime.close()
+
+
+def _store_declarations(
+    uow: AbstractUnitOfWork, declarations: Declarations, source: Path, actor: str, now: int
+) -> str:
+    document = declarations.model_dump_json()
+    digest = hashlib.sha256(document.encode()).hexdigest()
+    current = uow.declarations.current()
+    if current is not None and current[1] == digest:
+        return "unchanged"
+    version = uow.declarations.add(str(source), digest, document, now)
+    uow.audit.append(
+        AuditEvent(
+            "declarations.load",
+            actor,
+            SYSTEM_CHAIN,
+            None,
+            (),
+            {"version": version, "sha256": digest, "source": source.name},
+        ),
+        now,
+    )
+    return "loaded"
+
+
+def check_data_dir(settings: Settings) -> None:
+    """A clear message when the data directory was never initialised."""
+    keyring_is_file = not settings.keyring.lstrip().startswith("{")
+    if keyring_is_file and not Path(settings.keyring).expanduser().exists():
+        raise ConfigurationError(
+            f"{settings.data_dir} is not an initialised Tutela data directory (no key ring at "
+            f"{settings.keyring}); run `tutela init` first"
+        )

@@ -1,0 +1,222 @@
+"""The REST API: thin routes that parse a request, call a service, return JSON.
+
+Authentication: ``Authorization: Bearer tut_…`` (or ``X-API-Key``). Every route runs in the
+thread pool (plain ``def``), so database work and argon2id never block the event loop.
+Identities (email, phone) travel in request bodies, never in URLs, so they stay out of logs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+import tutela
+from tutela.bootstrap import Runtime, open_runtime
+from tutela.domain.access import Principal
+from tutela.domain.errors import InvalidInput, Unauthenticated
+from tutela.domain.identities import EMAIL_CATEGORY, PHONE_CATEGORY
+from tutela.domain.subjects import BIRTH_DATE_CATEGORY
+from tutela.entrypoints import api_errors
+from tutela.services import audit, imports, keys, tenants, vault
+from tutela.settings import Settings
+
+AUTH_CACHE_SECONDS = 2.0
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewSubject(_Body):
+    email: str | None = Field(None, description="Email address (identity, blind-indexed).")
+    phone: str | None = Field(None, description="Phone number (identity, stored as E.164).")
+    birth_date: str | None = Field(None, description="YYYY-MM-DD.")
+    fields: dict[str, str] = Field(default_factory=dict, description="category -> value")
+
+    def assignments(self) -> dict[str, str]:
+        values = dict(self.fields)
+        for key, value in (
+            (EMAIL_CATEGORY, self.email),
+            (PHONE_CATEGORY, self.phone),
+            (BIRTH_DATE_CATEGORY, self.birth_date),
+        ):
+            if value is not None:
+                values[key] = value
+        return values
+
+
+class SubjectChange(_Body):
+    fields: dict[str, str | None] = Field(description="category -> new value, or null to remove")
+
+
+class Lookup(_Body):
+    email: str | None = None
+    phone: str | None = None
+
+
+class SecretCheck(_Body):
+    category: str
+    value: str
+
+
+class Import(_Body):
+    rows: list[dict[str, str]] = Field(description="One object of category -> value per subject")
+
+
+class NewTenant(_Body):
+    id: str
+    name: str = ""
+
+
+class NewKey(_Body):
+    tenant: str | None = Field(None, description="Defaults to the caller's tenant.")
+    scopes: list[str] = Field(default_factory=lambda: ["app"])
+    name: str = ""
+
+
+class _AuthCache:
+    """Keys checked in the last two seconds; revocation takes effect within that time."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Principal | None:
+        item = self._items.get(token)
+        if item is None or item[0] < time.monotonic():
+            return None
+        return item[1]
+
+    def put(self, token: str, principal: Principal) -> None:
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[token] = (time.monotonic() + AUTH_CACHE_SECONDS, principal)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    rt = runtime or open_runtime(settings or Settings.from_env())
+    ctx = rt.ctx
+    cache = _AuthCache()
+    app = FastAPI(
+        title="Tutela",
+        version=tutela.__version__,
+        description="Personal-data protection: encrypted subject vault, tenants, audit.",
+    )
+    app.state.runtime = rt
+    api_errors.install(app)
+
+    def principal(request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        token = (
+            header[7:]
+            if header.lower().startswith("bearer ")
+            else request.headers.get("x-api-key", "")
+        )
+        if not token:
+            raise Unauthenticated("send an API key as `Authorization: Bearer tut_…`")
+        found = cache.get(token)
+        if found is None:
+            found = tenants.authenticate(ctx, token)
+            cache.put(token, found)
+        return found
+
+    Who = Annotated[Principal, Depends(principal)]
+
+    @app.get("/v1/health", tags=["service"])
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": tutela.__version__}
+
+    @app.get("/v1/declarations", tags=["service"])
+    def declarations(_who: Who) -> dict[str, Any]:
+        document = rt.declarations.model_dump(mode="json") if rt.declarations else None
+        return {"version": rt.declarations_id, "declarations": document}
+
+    @app.post("/v1/subjects", status_code=201, tags=["subjects"])
+    def register(body: NewSubject, who: Who) -> dict[str, Any]:
+        return vault.register(ctx, who, body.assignments()).as_dict()
+
+    @app.get("/v1/subjects", tags=["subjects"])
+    def list_subjects(
+        who: Who,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        page = vault.list_page(ctx, who, cursor, limit)
+        return {"items": page.items, "next_cursor": page.next_cursor}
+
+    @app.post("/v1/subjects/lookup", tags=["subjects"])
+    def lookup(body: Lookup, who: Who) -> dict[str, Any]:
+        if (body.email is None) == (body.phone is None):
+            raise InvalidInput("give exactly one of email or phone")
+        kind, value = ("email", body.email) if body.email is not None else ("phone", body.phone)
+        assert value is not None
+        return vault.find(ctx, who, kind, value).as_dict()
+
+    @app.post("/v1/subjects/import", status_code=201, tags=["subjects"])
+    def import_rows(body: Import, who: Who) -> dict[str, Any]:
+        result = imports.import_subjects(ctx, who, body.rows)
+        return {"imported": result.imported, "ids": result.ids}
+
+    @app.get("/v1/subjects/{subject_id}", tags=["subjects"])
+    def show(subject_id: str, who: Who) -> dict[str, Any]:
+        return vault.read(ctx, who, subject_id).as_dict()
+
+    @app.patch("/v1/subjects/{subject_id}", tags=["subjects"])
+    def correct(subject_id: str, body: SubjectChange, who: Who) -> dict[str, Any]:
+        return vault.update(ctx, who, subject_id, body.fields).as_dict()
+
+    @app.delete("/v1/subjects/{subject_id}", tags=["subjects"])
+    def erase(subject_id: str, who: Who, reason: str = "erasure") -> dict[str, Any]:
+        return vault.erase(ctx, who, subject_id, reason).as_dict()
+
+    @app.post("/v1/subjects/{subject_id}/verify", tags=["subjects"])
+    def verify_secret(subject_id: str, body: SecretCheck, who: Who) -> dict[str, Any]:
+        return {"match": vault.verify_secret(ctx, who, subject_id, body.category, body.value)}
+
+    @app.get("/v1/tenants", tags=["tenants"])
+    def list_tenants(who: Who) -> list[dict[str, object]]:
+        return tenants.list_tenants(ctx, who)
+
+    @app.post("/v1/tenants", status_code=201, tags=["tenants"])
+    def create_tenant(body: NewTenant, who: Who) -> dict[str, object]:
+        return tenants.create_tenant(ctx, who, body.id, body.name or body.id)
+
+    @app.get("/v1/keys", tags=["tenants"])
+    def list_keys(who: Who, tenant: str | None = None) -> list[dict[str, object]]:
+        return tenants.list_keys(ctx, who, tenant)
+
+    @app.post("/v1/keys", status_code=201, tags=["tenants"])
+    def issue_key(body: NewKey, who: Who) -> dict[str, object]:
+        return tenants.issue_key(
+            ctx, who, body.tenant or who.tenant_id, body.name, body.scopes
+        ).as_dict()
+
+    @app.delete("/v1/keys/{key_id}", tags=["tenants"])
+    def revoke_key(key_id: str, who: Who) -> dict[str, object]:
+        tenants.revoke_key(ctx, who, key_id)
+        return {"revoked": key_id}
+
+    @app.get("/v1/audit", tags=["audit"])
+    def audit_entries(
+        who: Who,
+        subject: str | None = None,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, object]]:
+        return audit.entries(ctx, who, subject_id=subject, after=after, limit=limit)
+
+    @app.post("/v1/audit/verify", tags=["audit"])
+    def audit_verify(who: Who) -> dict[str, object]:
+        return audit.verify(ctx, who).as_dict()
+
+    @app.get("/v1/keys/status", tags=["service"])
+    def key_status(who: Who) -> dict[str, object]:
+        who.require("keys.manage")
+        return keys.status(ctx)
+
+    return app

@@ -1,0 +1,32 @@
+"""What every service runs against: a unit-of-work factory, the key store, the crypto port,
+the declarations in force, a clock and an id generator. Built by ``bootstrap.py``."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tutela.domain.subjects import CategoryCatalog
+from tutela.services.ports import AbstractKeyStore, AbstractUnitOfWork, AbstractVaultCrypto
+
+
+def now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Context:
+    uow: Callable[[], AbstractUnitOfWork]
+    keys: AbstractKeyStore
+    crypto: AbstractVaultCrypto
+    declarations: CategoryCatalog
+    clock: Callable[[], int] = now_micros
+    new_id: Callable[[], str] = new_uuid
+    extras: dict[str, Any] = field(default_factory=dict)

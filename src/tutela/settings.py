@@ -1,0 +1,101 @@
+"""Settings: every knob Tutela reads from the environment, documented in docs/settings.md.
+
+Command-line options override the environment; the environment overrides defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tutela.domain.errors import ConfigurationError
+
+#: name -> (default shown in docs, one-line description); the docs test reads this table.
+SETTINGS: dict[str, tuple[str, str]] = {
+    "TUTELA_DATA_DIR": ("./tutela-data", "Data directory: SQLite database, key store, key ring."),
+    "TUTELA_DATABASE_URL": (
+        "sqlite:///<data dir>/tutela.db",
+        "SQLAlchemy URL of the main database (sqlite:/// or postgresql+psycopg://).",
+    ),
+    "TUTELA_KEYSTORE_URL": (
+        "sqlite:///<data dir>/keys.db",
+        "SQLAlchemy URL of the key store holding wrapped subject data keys; keep it apart "
+        "from the main database and back it up on its own schedule.",
+    ),
+    "TUTELA_KEYRING": (
+        "<data dir>/keyring.json",
+        "Path of the key ring file (mode 0600), or the key ring JSON itself (read-only).",
+    ),
+    "TUTELA_ARGON2_MEMORY_KIB": ("19456", "argon2id memory cost in KiB for hashed fields."),
+    "TUTELA_ARGON2_TIME_COST": ("2", "argon2id iterations for hashed fields."),
+    "TUTELA_ARGON2_PARALLELISM": ("1", "argon2id lanes for hashed fields."),
+    "TUTELA_HOST": ("127.0.0.1", "Address `tutela serve` listens on."),
+    "TUTELA_PORT": ("8000", "Port `tutela serve` listens on."),
+    "TUTELA_LOG_LEVEL": ("info", "Log level of the service (debug, info, warning, error)."),
+}
+
+DEFAULT_DATA_DIR = "./tutela-data"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name}={raw!r} is not a whole number; set it to an integer such as {default}",
+            details={"setting": name},
+        ) from None
+    if value < minimum:
+        raise ConfigurationError(
+            f"{name}={value} is below the minimum {minimum}; raise it to at least {minimum}",
+            details={"setting": name},
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Argon2Params:
+    memory_kib: int = 19456
+    time_cost: int = 2
+    parallelism: int = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    keystore_url: str
+    keyring: str
+    argon2: Argon2Params = field(default_factory=Argon2Params)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, data_dir: str | Path | None = None
+    ) -> Settings:
+        env = os.environ if env is None else env
+        root = Path(data_dir or env.get("TUTELA_DATA_DIR") or DEFAULT_DATA_DIR).expanduser()
+        return cls(
+            data_dir=root,
+            database_url=env.get("TUTELA_DATABASE_URL") or f"sqlite:///{root / 'tutela.db'}",
+            keystore_url=env.get("TUTELA_KEYSTORE_URL") or f"sqlite:///{root / 'keys.db'}",
+            keyring=env.get("TUTELA_KEYRING") or str(root / "keyring.json"),
+            argon2=Argon2Params(
+                memory_kib=_int(env, "TUTELA_ARGON2_MEMORY_KIB", 19456, 8),
+                time_cost=_int(env, "TUTELA_ARGON2_TIME_COST", 2, 1),
+                parallelism=_int(env, "TUTELA_ARGON2_PARALLELISM", 1, 1),
+            ),
+            host=env.get("TUTELA_HOST") or "127.0.0.1",
+            port=_int(env, "TUTELA_PORT", 8000, 1),
+            log_level=(env.get("TUTELA_LOG_LEVEL") or "info").lower(),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
