@@ -1,0 +1,358 @@
+"""The declaration file as pydantic models: what is collected, why, for how long, for whom.
+
+``Declarations.model_validate`` checks the shape and the format of every value; it does not
+look at the fideslang taxonomy or at references between sections. Use
+:func:`tutela.declarations.parse_declarations` for a file written by a person, and
+``model_validate`` for a dump of declarations that were already checked.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cached_property
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tutela.declarations.durations import Duration, parse_duration
+from tutela.declarations.types import (
+    Connection,
+    CountryCode,
+    Email,
+    Expiry,
+    IsoDuration,
+    Key,
+    LanguageTag,
+    Prefix,
+    Slug,
+    TaxonomyKey,
+    Url,
+)
+
+Jurisdiction = Literal["gdpr", "pipl", "ccpa", "lgpd"]
+LegalBasis = Literal[
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interests",
+]
+RetentionStart = Literal[
+    "collected", "last_activity", "account_closed", "consent_withdrawn", "purpose_ended"
+]
+RetentionAction = Literal["delete", "anonymize"]
+StorageMode = Literal["encrypt", "hash"]
+Controller = Literal["platform", "tenant"]
+RecipientRole = Literal["processor", "controller", "third_party", "sdk"]
+TransferSafeguard = Literal[
+    "adequacy",
+    "standard_contract",
+    "binding_corporate_rules",
+    "certification",
+    "consent",
+    "derogation",
+]
+CookieKind = Literal["cookie", "token", "local_storage"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Contact(_Model):
+    """A named person and their email address."""
+
+    name: str = Field(
+        min_length=1, description="Full name or role, e.g. 'Data Protection Officer'."
+    )
+    email: Email = Field(description="Email address.")
+
+
+class Organization(_Model):
+    """The controller: the company that publishes the privacy policy."""
+
+    name: str = Field(min_length=1, description="Legal name of the company.")
+    contact: Email = Field(description="Address for privacy questions and requests.")
+    country: CountryCode = Field(
+        description="Country of establishment (ISO 3166-1 alpha-2); also the default region "
+        "for phone numbers."
+    )
+    dpo: Contact | None = Field(default=None, description="Data protection officer, if any.")
+    address: str | None = Field(default=None, description="Postal address, one line.")
+    website: Url | None = Field(default=None, description="Public website.")
+
+
+class Storage(_Model):
+    """Where personal data is stored."""
+
+    region: str = Field(min_length=1, description="Region of the primary copy, e.g. EU or CN.")
+    countries: tuple[CountryCode, ...] = Field(
+        default=(), description="Countries where copies are kept, backups included."
+    )
+
+
+class Extension(_Model):
+    """A data category or data use added to the fideslang taxonomy."""
+
+    key: TaxonomyKey = Field(description="New key; must start with the taxonomy prefix.")
+    parent: TaxonomyKey = Field(
+        description="Existing fideslang key (or earlier extension) this one refines."
+    )
+    name: str | None = Field(default=None, description="Human-readable name.")
+    description: str = Field(min_length=1, description="What the key covers.")
+
+
+class Taxonomy(_Model):
+    """Extensions of the fideslang taxonomy, all under one prefix."""
+
+    prefix: Prefix = Field(description="First word of every extension key, e.g. acme.")
+    categories: tuple[Extension, ...] = Field(default=(), description="Extra data categories.")
+    uses: tuple[Extension, ...] = Field(default=(), description="Extra data uses.")
+
+
+class Tenancy(_Model):
+    """Whether enterprise customers (tenants) control part of the data."""
+
+    multi_tenant: bool = Field(
+        default=False,
+        description="True if enterprise customers (tenants) have their own users and data.",
+    )
+    default_tenant: Slug = Field(
+        default="default",
+        description="Tenant id for data subjects who belong to no enterprise customer "
+        "(every subject when the platform is not multi-tenant).",
+    )
+
+
+class Tenant(_Model):
+    """An enterprise customer created when the service is initialised."""
+
+    id: Slug = Field(description="Stable id, lowercase letters, digits and hyphens.")
+    name: str = Field(min_length=1, description="Display name.")
+    contact: Email | None = Field(default=None, description="Tenant administrator's address.")
+    country: CountryCode | None = Field(default=None, description="Tenant's country.")
+    retention: dict[Key, IsoDuration] = Field(
+        default_factory=dict,
+        description="Retention this tenant chose, by purpose key; each purpose must allow "
+        "tenant_configurable retention and the value must lie within its bounds.",
+    )
+
+
+class Category(_Model):
+    """A category of personal data and how Tutela protects it."""
+
+    key: TaxonomyKey = Field(
+        description="fideslang data category (e.g. user.contact.email) or a declared extension."
+    )
+    identity: bool = Field(
+        default=False,
+        description="Used to find a data subject (email, phone): gets a blind index.",
+    )
+    sensitive: bool = Field(
+        default=False, description="Sensitive data: stricter access and protection."
+    )
+    storage: StorageMode = Field(
+        default="encrypt",
+        description="encrypt: field-level encryption; hash: argon2id, can only be verified "
+        "(passwords).",
+    )
+    controller: Controller = Field(
+        default="platform",
+        description="platform: the organization is controller; tenant: the enterprise "
+        "customer is controller and the organization processes on its instructions.",
+    )
+    separate_consent: bool = Field(
+        default=False, description="Needs its own explicit consent (camera, ID photo …)."
+    )
+    pseudonymous: bool = Field(
+        default=False,
+        description="Kept apart from identity data and never combined with it (analytics).",
+    )
+    description: str | None = Field(default=None, description="What this data is.")
+
+
+class TenantBounds(_Model):
+    """The range within which a tenant may set its own retention period."""
+
+    min: IsoDuration = Field(description="Shortest period a tenant may choose.")
+    max: IsoDuration = Field(description="Longest period a tenant may choose.")
+
+
+class Retention(_Model):
+    """How long data kept for a purpose lives, and what happens then."""
+
+    keep: IsoDuration = Field(description="Retention period as an ISO 8601 duration, e.g. P3Y.")
+    after: RetentionStart = Field(description="Event the period counts from.")
+    then: RetentionAction = Field(default="delete", description="What happens at the end.")
+    tenant_configurable: TenantBounds | None = Field(
+        default=None,
+        description="Tenants may choose their own period within these bounds; keep is the default.",
+    )
+
+    @property
+    def keep_duration(self) -> Duration:
+        return parse_duration(self.keep)
+
+
+class Purpose(_Model):
+    """Why data is processed, on which legal basis, and which categories it needs."""
+
+    key: Key = Field(description="Short stable key, e.g. account or newsletter.")
+    use: TaxonomyKey = Field(
+        description="fideslang data use (e.g. essential.service) or a declared extension."
+    )
+    legal_basis: LegalBasis = Field(description="Legal basis of the processing.")
+    categories: tuple[TaxonomyKey, ...] = Field(
+        min_length=1, description="Declared data categories this purpose needs."
+    )
+    retention: Retention | None = Field(
+        default=None, description="How long the data is kept for this purpose."
+    )
+    description: str | None = Field(default=None, description="Explanation for the notice.")
+
+
+class Recipient(_Model):
+    """Someone data is disclosed to: a processor, another controller or an SDK vendor."""
+
+    name: str = Field(min_length=1, description="Product or service name.")
+    role: RecipientRole = Field(description="processor, controller, third_party or sdk.")
+    company: str | None = Field(default=None, description="Legal name of the company behind it.")
+    country: CountryCode = Field(description="Country the data goes to.")
+    purposes: tuple[Key, ...] = Field(min_length=1, description="Declared purposes it serves.")
+    categories: tuple[TaxonomyKey, ...] = Field(
+        min_length=1, description="Declared data categories it receives or collects."
+    )
+    scenario: str | None = Field(default=None, description="When it is used.")
+    collection_method: str | None = Field(
+        default=None, description="How it gets the data (e.g. collected by the SDK)."
+    )
+    policy_url: Url | None = Field(default=None, description="Its privacy policy.")
+    transfer_safeguard: TransferSafeguard | None = Field(
+        default=None, description="Legal safeguard for a transfer to another country."
+    )
+    description: str | None = Field(default=None, description="Anything else to tell users.")
+
+
+class Cookie(_Model):
+    """A cookie, token or local-storage entry set on the user's device."""
+
+    name: str = Field(min_length=1, description="Cookie or token name.")
+    kind: CookieKind = Field(default="cookie", description="cookie, token or local_storage.")
+    purpose: Key = Field(description="Declared purpose it serves.")
+    party: Literal["first", "third"] = Field(default="first", description="Who sets it.")
+    expires: Expiry = Field(description="Lifetime: an ISO 8601 duration, or session.")
+    description: str | None = Field(default=None, description="What it is for.")
+
+
+class Dataset(_Model):
+    """One of the organization's own databases, described in fideslang dataset format."""
+
+    file: str = Field(min_length=1, description="Dataset file, relative to this file.")
+    connection: Connection = Field(description="env:NAME of the variable holding the URL.")
+    description: str | None = Field(default=None, description="What the database holds.")
+
+
+class Policy(_Model):
+    """The published privacy policy these declarations belong to."""
+
+    version: str = Field(min_length=1, description="Version label, e.g. '2024-10'.")
+    effective: date = Field(description="Date the version takes effect (YYYY-MM-DD).")
+    url: Url | None = Field(default=None, description="Where the policy is published.")
+
+
+class Declarations(_Model):
+    """Everything a privacy policy promises about personal data, in one file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="Tutela declaration file")
+
+    tutela: Literal[1] = Field(description="Version of the declaration file format.")
+    organization: Organization = Field(description="The company responsible for the data.")
+    jurisdictions: tuple[Jurisdiction, ...] = Field(
+        min_length=1, description="Laws that apply: gdpr, pipl, ccpa, lgpd."
+    )
+    languages: tuple[LanguageTag, ...] = Field(
+        min_length=1, description="Languages of the notice; the first is the default."
+    )
+    minimum_age: int | None = Field(
+        default=None,
+        ge=13,
+        le=21,
+        description="Below this age a guardian must consent.",
+    )
+    storage: Storage = Field(description="Where personal data is stored.")
+    taxonomy: Taxonomy | None = Field(default=None, description="Extensions of fideslang.")
+    tenancy: Tenancy = Field(default_factory=Tenancy, description="Enterprise customers.")
+    tenants: tuple[Tenant, ...] = Field(default=(), description="Tenants created at init.")
+    categories: tuple[Category, ...] = Field(
+        min_length=1, description="Every category of personal data collected."
+    )
+    purposes: tuple[Purpose, ...] = Field(
+        min_length=1, description="Every purpose data is processed for."
+    )
+    recipients: tuple[Recipient, ...] = Field(
+        default=(), description="Processors, controllers and SDKs data is disclosed to."
+    )
+    cookies: tuple[Cookie, ...] = Field(default=(), description="Cookies and tokens.")
+    datasets: tuple[Dataset, ...] = Field(
+        default=(), description="The organization's own databases."
+    )
+    policy: Policy | None = Field(default=None, description="The published policy version.")
+
+    # -- look-ups used by the rest of the system ---------------------------------------
+
+    @cached_property
+    def _categories_by_key(self) -> dict[str, Category]:
+        return {category.key: category for category in self.categories}
+
+    @cached_property
+    def _purposes_by_key(self) -> dict[str, Purpose]:
+        return {purpose.key: purpose for purpose in self.purposes}
+
+    def category(self, key: str) -> Category | None:
+        """The declared category with this key, or ``None``."""
+        return self._categories_by_key.get(key)
+
+    def purpose(self, key: str) -> Purpose | None:
+        """The declared purpose with this key, or ``None``."""
+        return self._purposes_by_key.get(key)
+
+    def purposes_using(self, category_key: str) -> tuple[Purpose, ...]:
+        """Purposes that list the category."""
+        return tuple(p for p in self.purposes if category_key in p.categories)
+
+    @cached_property
+    def category_keys(self) -> frozenset[str]:
+        return frozenset(self._categories_by_key)
+
+    @cached_property
+    def identity_categories(self) -> tuple[Category, ...]:
+        """Categories used to find a data subject (blind-indexed)."""
+        return tuple(c for c in self.categories if c.identity)
+
+    @cached_property
+    def sensitive_categories(self) -> tuple[Category, ...]:
+        return tuple(c for c in self.categories if c.sensitive)
+
+    @cached_property
+    def tenant_categories(self) -> tuple[Category, ...]:
+        """Categories the tenant controls (the organization is their processor)."""
+        return tuple(c for c in self.categories if c.controller == "tenant")
+
+    @cached_property
+    def consent_purposes(self) -> tuple[Purpose, ...]:
+        """Purposes whose legal basis is consent."""
+        return tuple(p for p in self.purposes if p.legal_basis == "consent")
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0]
+
+    @property
+    def is_multi_tenant(self) -> bool:
+        return self.tenancy.multi_tenant
+
+    @property
+    def default_phone_region(self) -> str:
+        """Region for phone numbers written without a country code, e.g. ``DE``."""
+        return self.organization.country
