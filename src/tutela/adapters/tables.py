@@ -64,7 +64,7 @@ subject_lookups = Table(
     "subject_lookups",
     metadata,
     Column("tenant_id", String(64), primary_key=True),
-    Column("kind", String(16), primary_key=True),
+    Column("kind", String(200), primary_key=True),
     Column("digest", LargeBinary(32), primary_key=True),
     Column("subject_id", String(36), ForeignKey("subjects.id"), nullable=False),
     Index("ix_subject_lookups_subject", "subject_id"),

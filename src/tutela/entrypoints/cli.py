@@ -353,7 +353,7 @@ def subjects_erase(
     """Erase a subject for good by destroying its data key (crypto-shredding)."""
     from tutela.services import vault
 
-    if not yes and not typer.confirm(f"Erase subject {subject_id} for good?"):
+    if not yes and not typer.confirm(f"Erase subject {subject_id} for good?", err=True):
         fail("not erased", 1)
     with runtime() as rt:
         view = vault.erase(rt.ctx, rt.operator(tenant), subject_id, reason).as_dict()
@@ -372,7 +372,7 @@ def subjects_verify(
     """Check a secret against a hashed field (asked for without echo); exit 1 if wrong."""
     from tutela.services import vault
 
-    secret = typer.prompt("value", hide_input=True)
+    secret = typer.prompt("value", hide_input=True, err=True)  # stdout stays JSON
     with runtime() as rt:
         matched = vault.verify_secret(rt.ctx, rt.operator(tenant), subject_id, category, secret)
     emit({"match": matched}, as_json, lambda: typer.echo("match" if matched else "no match"))
@@ -434,6 +434,7 @@ def tenants_list(as_json: JsonOpt = False) -> None:
 
     with runtime() as rt:
         data = tenants.list_tenants(rt.ctx, rt.operator())
+
     def human() -> None:
         for t in data:
             typer.echo(f"{t['id']}  {t['name']}")
@@ -626,7 +627,8 @@ def audit_list(
 def main() -> None:
     """Entry point: run the app, mapping Tutela errors to exit code 1 with a message."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode an explicit `typer.Exit(n)` is returned, not raised.
+        returned = app(standalone_mode=False)
     except TutelaError as exc:
         if isinstance(exc, DeclarationInvalid):
             for problem in exc.details.get("problems", []):
@@ -639,9 +641,11 @@ def main() -> None:
         typer.echo("aborted", err=True)
         sys.exit(1)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        # Usage errors of click, or of the click copy bundled with recent Typer releases.
+        show = getattr(exc, "show", None)
+        code = getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
         raise
+    sys.exit(returned if isinstance(returned, int) else 0)

@@ -106,7 +106,7 @@ def upgrade() -> None:
     op.create_table(
         "subject_lookups",
         sa.Column("tenant_id", sa.String(length=64), nullable=False),
-        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("kind", sa.String(length=200), nullable=False),
         sa.Column("digest", sa.LargeBinary(length=32), nullable=False),
         sa.Column("subject_id", sa.String(length=36), nullable=False),
         sa.ForeignKeyConstraint(
