@@ -86,9 +86,7 @@ def open_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime:
         schema.require_current(engine)
     crypto = RingCrypto(ring, settings.argon2)
     keystore = SqlKeyStore(key_engine)
-    declarations_id, declarations = (
-        _stored_declarations(engine) if require_schema else (None, None)
-    )
+    declarations_id, declarations = _stored_declarations(engine) if require_schema else (None, None)
     ctx = Context(
         uow=lambda: SqlUnitOfWork(engine, crypto.seal),
         keys=keystore,

@@ -27,8 +27,10 @@ def test_rotation_rewraps_every_key_and_the_old_version_can_retire(runtime: Runt
     ]
     for sid, old in before.items():
         new = runtime.ctx.keys.get(sid)
-        assert old is not None and new is not None
-        assert new.version == 2 and new.wrapped != old.wrapped
+        assert old is not None
+        assert new is not None
+        assert new.version == 2
+        assert new.wrapped != old.wrapped
     keys.retire(runtime.ctx, who, 1)
     assert runtime.ring.versions == [2]
     view = vault.read(runtime.ctx, who, result.ids[-1])

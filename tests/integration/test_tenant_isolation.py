@@ -6,7 +6,9 @@ of who registered what says what each key must see.
 
 from __future__ import annotations
 
+import functools
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -34,6 +36,11 @@ class Model:
 
 
 RUNS = itertools.count()
+ACTIONS: dict[str, Callable[[Runtime, Principal, str], object]] = {
+    "read": lambda rt, key, sid: vault.read(rt.ctx, key, sid),
+    "update": lambda rt, key, sid: vault.update(rt.ctx, key, sid, {EMAIL: None}),
+    "erase": lambda rt, key, sid: vault.erase(rt.ctx, key, sid, "test"),
+}
 
 
 def principals(rt: Runtime) -> dict[str, Principal]:
@@ -85,11 +92,7 @@ def run(runtime: Runtime, ops: list[tuple[str, str, int]]) -> None:
                 model.owned[tenant][email] = sid
         elif name in ("read", "update", "erase") and everything:
             owner, _email, sid = everything[pick % len(everything)]
-            act = {
-                "read": lambda: vault.read(runtime.ctx, key, sid),
-                "update": lambda: vault.update(runtime.ctx, key, sid, {EMAIL: None}),
-                "erase": lambda: vault.erase(runtime.ctx, key, sid, "test"),
-            }[name]
+            act = functools.partial(ACTIONS[name], runtime, key, sid)
             if owner != tenant:
                 with pytest.raises(NotFound):
                     act()

@@ -19,7 +19,7 @@ BIRTH = "user.demographic.date_of_birth"
 
 
 def register(rt: Runtime, email: str = "ada@example.com", **extra: str) -> str:
-    fields = {EMAIL: email, USERNAME: email.split("@")[0].lower(), **extra}
+    fields = {EMAIL: email, USERNAME: email.split("@", 1)[0].lower(), **extra}
     return vault.register(rt.ctx, rt.operator(), fields).id
 
 
@@ -49,7 +49,7 @@ def test_an_identity_cannot_be_registered_twice(runtime: Runtime) -> None:
 
 
 def test_undeclared_categories_are_refused_with_a_suggestion(runtime: Runtime) -> None:
-    with pytest.raises(InvalidInput, match="did you mean user.contact.email"):
+    with pytest.raises(InvalidInput, match=r"did you mean user\.contact\.email"):
         vault.register(runtime.ctx, runtime.operator(), {"user.contact.emial": "x@example.com"})
 
 

@@ -69,7 +69,7 @@ def test_an_inserted_entry_with_recomputed_hash_is_named() -> None:
     forged[2][8] = entry_hash(
         "t", 3, 1003, "key:a", "subject.create", "s1", "user.contact.email", "{}", forged[2][7]
     )  # type: ignore[arg-type]
-    problem = walk(rows[:2] + [forged[2]] + rows[3:]).problem
+    problem = walk([*rows[:2], forged[2], *rows[3:]]).problem
     assert problem is not None
     assert problem.seq == 4
     assert problem.kind == "inserted"
