@@ -98,34 +98,35 @@ class _AuthCache:
             self._items[token] = (time.monotonic() + AUTH_CACHE_SECONDS, principal)
 
 
+def principal(request: Request) -> Principal:
+    """The caller, from its API key (checked keys are cached for a moment)."""
+    header = request.headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else ""
+    token = token or request.headers.get("x-api-key", "")
+    if not token:
+        raise Unauthenticated("send an API key as `Authorization: Bearer tut_…`")
+    cache: _AuthCache = request.app.state.auth_cache
+    found = cache.get(token)
+    if found is None:
+        found = tenants.authenticate(request.app.state.runtime.ctx, token)
+        cache.put(token, found)
+    return found
+
+
+Who = Annotated[Principal, Depends(principal)]
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     rt = runtime or open_runtime(settings or Settings.from_env())
     ctx = rt.ctx
-    cache = _AuthCache()
     app = FastAPI(
         title="Tutela",
         version=tutela.__version__,
         description="Personal-data protection: encrypted subject vault, tenants, audit.",
     )
     app.state.runtime = rt
+    app.state.auth_cache = _AuthCache()
     api_errors.install(app)
-
-    def principal(request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        token = (
-            header[7:]
-            if header.lower().startswith("bearer ")
-            else request.headers.get("x-api-key", "")
-        )
-        if not token:
-            raise Unauthenticated("send an API key as `Authorization: Bearer tut_…`")
-        found = cache.get(token)
-        if found is None:
-            found = tenants.authenticate(ctx, token)
-            cache.put(token, found)
-        return found
-
-    Who = Annotated[Principal, Depends(principal)]
 
     @app.get("/v1/health", tags=["service"])
     def health() -> dict[str, Any]:
