@@ -123,6 +123,7 @@ def initialize(settings: Settings, declarations_file: Path | None = None) -> Ini
     declarations = load_declarations(declarations_file) if declarations_file else None
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data_dir.chmod(0o700)  # also tighten a directory that already existed
     created_ring = False
     keyring_is_file = not settings.keyring.lstrip().startswith("{")
     if keyring_is_file and not Path(settings.keyring).expanduser().exists():
@@ -161,6 +162,17 @@ def initialize(settings: Settings, declarations_file: Path | None = None) -> Ini
         return InitResult(created_ring, before, after, status, created, token)
     finally:
         runtime.close()
+        _restrict_database_files(settings)
+
+
+def _restrict_database_files(settings: Settings) -> None:
+    """Embedded databases readable by their owner only (SQLite gives its WAL the same mode)."""
+    for url in (settings.database_url, settings.keystore_url):
+        if url.startswith("sqlite:///"):
+            path = Path(url.removeprefix("sqlite:///")).expanduser()
+            for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                if candidate.exists():
+                    candidate.chmod(0o600)
 
 
 def _store_declarations(

@@ -161,3 +161,12 @@ def test_every_access_is_audited_without_values(runtime: Runtime) -> None:
     assert "ada@example.com" not in repr(entries)
     assert "lovelace" not in repr(entries)
     assert audit.verify(runtime.ctx, runtime.operator()).ok
+
+
+def test_the_embedded_databases_are_private(runtime: Runtime, backend: str) -> None:
+    if backend != "sqlite":
+        pytest.skip("file modes of the embedded databases")
+    data = runtime.settings.data_dir
+    assert data.stat().st_mode & 0o777 == 0o700
+    for name in ("tutela.db", "keys.db", "keyring.json"):
+        assert (data / name).stat().st_mode & 0o777 == 0o600, name

@@ -185,7 +185,7 @@ def serve(
     uvicorn.run(
         application,
         host=host or current.host,
-        port=port or current.port,
+        port=current.port if port is None else port,
         log_level=current.log_level,
         server_header=False,
     )
