@@ -88,7 +88,7 @@ def open_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime:
     keystore = SqlKeyStore(key_engine)
     declarations_id, declarations = _stored_declarations(engine) if require_schema else (None, None)
     ctx = Context(
-        uow=lambda: SqlUnitOfWork(engine, crypto.seal),
+        uow=lambda read_only=False: SqlUnitOfWork(engine, crypto.seal, read_only=read_only),
         keys=keystore,
         crypto=crypto,
         declarations=declarations if declarations is not None else NoDeclarations(),

@@ -12,6 +12,9 @@ from sqlalchemy.pool import NullPool
 
 from tutela.domain.errors import ConfigurationError
 
+#: execution option marking a transaction that only reads (SQLite: no write lock)
+READ_ONLY = "tutela_read_only"
+
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
@@ -66,8 +69,11 @@ def _sqlite_engine(database: str | None, url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # every Tutela transaction writes (at least its audit entry): take the write lock
-        # up front so two writers queue instead of failing on lock upgrade
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Tutela transactions write (at least their audit entry): take the write lock up
+        # front so two writers queue instead of failing on lock upgrade. Pure reads opt out.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

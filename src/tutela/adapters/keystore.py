@@ -27,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 
+from tutela.adapters.database import READ_ONLY
 from tutela.services.ports import AbstractKeyStore, WrappedKey
 
 metadata = MetaData()
@@ -61,6 +62,7 @@ _REWRAP = (
 class SqlKeyStore(AbstractKeyStore):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reader = engine.execution_options(**{READ_ONLY: True})
 
     def create_schema(self) -> None:
         metadata.create_all(self._engine)
@@ -75,7 +77,7 @@ class SqlKeyStore(AbstractKeyStore):
                 conn.execute(_INSERT, [_row(k, now) for k in keys])
 
     def get(self, subject_id: str) -> WrappedKey | None:
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             row = conn.execute(_GET, {"s": subject_id}).first()
         return None if row is None else WrappedKey(row[0], row[1], row[2], bytes(row[3]))
 
@@ -87,7 +89,7 @@ class SqlKeyStore(AbstractKeyStore):
         query = select(subject_keys.c.kek_version, func.count()).group_by(
             subject_keys.c.kek_version
         )
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return {int(v): int(n) for v, n in conn.execute(query)}
 
     def not_at_version(self, version: int, after: str, limit: int) -> list[WrappedKey]:
@@ -102,7 +104,7 @@ class SqlKeyStore(AbstractKeyStore):
             .order_by(subject_keys.c.subject_id)
             .limit(limit)
         )
-        with self._engine.connect() as conn:
+        with self._reader.connect() as conn:
             return [WrappedKey(r[0], r[1], r[2], bytes(r[3])) for r in conn.execute(query)]
 
     def rewrap(self, subject_id: str, old_version: int, new: WrappedKey) -> bool:

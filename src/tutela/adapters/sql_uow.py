@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine
 
+from tutela.adapters.database import READ_ONLY
 from tutela.adapters.sql_admin import (
     SqlApiKeyRepository,
     SqlDeclarationStore,
@@ -15,8 +16,8 @@ from tutela.services.ports import AbstractUnitOfWork
 
 
 class SqlUnitOfWork(AbstractUnitOfWork):
-    def __init__(self, engine: Engine, sealer: Sealer) -> None:
-        self._engine = engine
+    def __init__(self, engine: Engine, sealer: Sealer, *, read_only: bool = False) -> None:
+        self._engine = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
         self._sealer = sealer
         self._conn: Connection | None = None
 

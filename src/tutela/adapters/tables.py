@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -117,4 +119,68 @@ declarations = Table(
     Column("source", String(500), nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("document", Text, nullable=False),
+)
+
+# -- consent ------------------------------------------------------------------------------
+
+LedgerSeq = BigInteger().with_variant(Integer, "sqlite")  # SQLite: a rowid alias
+
+consent_events = Table(
+    "consent_events",
+    metadata,
+    Column("seq", LedgerSeq, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("subject_id", String(36), ForeignKey("subjects.id"), nullable=False),
+    Column("purpose", String(100), nullable=False),
+    Column("action", String(10), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("by", String(10), nullable=False),
+    Column("bundled", Boolean, nullable=False),
+    Column("method", String(20), nullable=False),
+    Column("jurisdiction", String(10), nullable=False),
+    Column("language", String(20), nullable=False),
+    Column("policy_version", Integer, nullable=True),
+    Column("guardian_ref", LargeBinary(32), nullable=True),  # keyed hash of the guardian email
+    Column("guardian_verified_by", String(100), nullable=True),
+    Column("user_agent", String(500), nullable=True),
+    Column("ip_hash", LargeBinary(32), nullable=True),  # keyed hash; the address is never stored
+    Column("receipt", Text, nullable=True),  # the signed receipt (compact JWS)
+    Index("ix_consent_events_subject", "tenant_id", "subject_id", "seq"),
+)
+
+consent_state = Table(
+    "consent_state",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("subject_id", String(36), ForeignKey("subjects.id"), primary_key=True),
+    Column("purpose", String(100), primary_key=True),
+    Column("status", String(10), nullable=False),
+    Column("by_subject", Boolean, nullable=False),
+    Column("by_guardian", Boolean, nullable=False),
+    Column("separate", Boolean, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("policy_version", Integer, nullable=True),
+)
+
+consent_subjects = Table(
+    "consent_subjects",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),
+    Column("subject_id", String(36), ForeignKey("subjects.id"), primary_key=True),
+    # set only for subjects registered as minors: the day they reach the minimum age
+    Column("minor_until", Date, nullable=True),
+    Column("restricted", Boolean, nullable=False),
+    Column("objections", Text, nullable=False),  # comma-separated purpose keys
+)
+
+# every change that can alter a consent decision, so other processes refresh their caches
+decision_changes = Table(
+    "decision_changes",
+    metadata,
+    Column("seq", LedgerSeq, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("subject_id", String(36), nullable=False),
+    Column("at", BigInteger, nullable=False),
 )

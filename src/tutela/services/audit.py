@@ -37,7 +37,7 @@ def verify(ctx: Context, who: Principal, *, progress: Progress | None = None) ->
     who.require("audit.read")
     entries = 0
     problems: list[ChainProblem] = []
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         chains = uow.audit.chains()
         if "platform" not in who.scopes:
             chains = [c for c in chains if c == who.tenant_id]
@@ -65,7 +65,7 @@ def verify(ctx: Context, who: Principal, *, progress: Progress | None = None) ->
 
 
 def count_entries(ctx: Context) -> int:
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         return sum(h[0] for c in uow.audit.chains() if (h := uow.audit.head(c)))
 
 
@@ -74,7 +74,7 @@ def entries(
 ) -> list[dict[str, object]]:
     who.require("audit.read")
     chain = who.tenant_id
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         rows = uow.audit.entries(chain, subject_id, after, limit)
     return [e.as_dict() for e in rows]
 

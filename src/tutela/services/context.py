@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from tutela.domain.subjects import CategoryCatalog
 from tutela.services.ports import AbstractKeyStore, AbstractUnitOfWork, AbstractVaultCrypto
@@ -21,9 +21,13 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, read_only: bool = False) -> AbstractUnitOfWork: ...
+
+
 @dataclass
 class Context:
-    uow: Callable[[], AbstractUnitOfWork]
+    uow: UnitOfWorkFactory
     keys: AbstractKeyStore
     crypto: AbstractVaultCrypto
     declarations: CategoryCatalog

@@ -58,7 +58,7 @@ def _check_rows(
         (kind, ctx.crypto.index(who.tenant_id, kind, value)): number
         for (kind, value), number in seen.items()
     }
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         for kind in {k for k, _ in digests}:
             wanted = [d for k, d in digests if k == kind]
             for digest in uow.subjects.existing(who.tenant_id, kind, wanted):

@@ -85,7 +85,7 @@ def create_tenant(ctx: Context, who: Principal, tenant_id: str, name: str) -> di
 def list_tenants(ctx: Context, who: Principal) -> list[dict[str, object]]:
     from tutela.domain.subjects import iso
 
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         rows = uow.tenants.list()
     if not who.can("tenants.manage"):
         rows = [r for r in rows if r[0] == who.tenant_id]
@@ -138,7 +138,7 @@ def list_keys(ctx: Context, who: Principal, tenant_id: str | None) -> list[dict[
     who.require("keys.manage")
     if "platform" not in who.scopes:
         tenant_id = who.tenant_id
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         return [key_dict(r) for r in uow.api_keys.list(tenant_id)]
 
 
@@ -163,7 +163,7 @@ def authenticate(ctx: Context, token: str) -> Principal:
     if match is None:
         raise failure
     key_id, secret = match.groups()
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         record = uow.api_keys.get(key_id)
     if record is None or record.revoked_at is not None:
         raise failure

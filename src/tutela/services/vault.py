@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from tutela.domain import identities
 from tutela.domain.access import Principal
 from tutela.domain.audit import AuditEvent
-from tutela.domain.errors import InvalidInput, NotFound, SubjectErased
+from tutela.domain.errors import Conflict, InvalidInput, NotFound, SubjectErased
 from tutela.domain.subjects import (
     ACTIVE,
     ERASED,
@@ -23,7 +23,12 @@ from tutela.domain.subjects import (
     check_changes,
 )
 from tutela.services.context import Context
-from tutela.services.ports import AbstractCipher, StoredField, SubjectRecord
+from tutela.services.ports import (
+    AbstractCipher,
+    AbstractUnitOfWork,
+    StoredField,
+    SubjectRecord,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +72,22 @@ def register(ctx: Context, who: Principal, fields: Mapping[str, str]) -> Subject
         if c.lookup is not None and c.normalized is not None
     ]
     now = ctx.clock()
+    record = SubjectRecord(subject_id, tenant, ACTIVE, now, now)
     with ctx.uow() as uow:
-        uow.subjects.add(SubjectRecord(subject_id, tenant, ACTIVE, now, now))
-        uow.subjects.put_fields(tenant, subject_id, stored, now)
-        for kind, digest in lookups:
-            uow.subjects.add_lookup(tenant, kind, digest, subject_id)
+        try:
+            uow.subjects.import_many(
+                [record],
+                [(subject_id, f) for f in stored],
+                [(kind, digest, subject_id) for kind, digest in lookups],
+                now,
+            )
+        except Conflict:
+            kinds = sorted({kind for kind, _ in lookups})
+            raise Conflict(
+                f"another subject of this tenant already has this {' or '.join(kinds)}; "
+                "look it up instead of registering it again",
+                details={"identity": kinds},
+            ) from None
         uow.audit.append(
             AuditEvent(
                 "subject.create", who.actor, tenant, subject_id, [c.category for c in changes]
@@ -80,7 +96,7 @@ def register(ctx: Context, who: Principal, fields: Mapping[str, str]) -> Subject
         )
         ctx.keys.put(wrapped, now)
         uow.commit()
-    return _view(SubjectRecord(subject_id, tenant, ACTIVE, now, now), changes)
+    return _view(record, changes)
 
 
 def _view(record: SubjectRecord, changes: Sequence[FieldChange]) -> SubjectView:
@@ -127,18 +143,23 @@ def read(
 ) -> SubjectView:
     """A subject's decrypted fields; audited as a read of the field names returned."""
     who.require("subjects.read")
-    tenant = who.tenant_id
     with ctx.uow() as uow:
-        record = uow.subjects.get(tenant, subject_id)
-        if record is None:
-            raise _not_found(subject_id)
-        view = _decrypt(ctx, record, uow.subjects.fields(tenant, subject_id))
-        names = [*view.fields, *view.hashed]
-        details = {"status": view.status} if view.status == ERASED else {}
-        uow.audit.append(
-            AuditEvent(action, who.actor, tenant, subject_id, names, details), ctx.clock()
-        )
+        view = _read_in(ctx, uow, who, subject_id, action)
         uow.commit()
+    return view
+
+
+def _read_in(
+    ctx: Context, uow: AbstractUnitOfWork, who: Principal, subject_id: str, action: str
+) -> SubjectView:
+    tenant = who.tenant_id
+    record = uow.subjects.get(tenant, subject_id)
+    if record is None:
+        raise _not_found(subject_id)
+    view = _decrypt(ctx, record, uow.subjects.fields(tenant, subject_id))
+    names = [*view.fields, *view.hashed]
+    details = {"status": view.status} if view.status == ERASED else {}
+    uow.audit.append(AuditEvent(action, who.actor, tenant, subject_id, names, details), ctx.clock())
     return view
 
 
@@ -164,8 +185,9 @@ def find(ctx: Context, who: Principal, kind: str, value: str) -> SubjectView:
             )
             uow.commit()
             raise NotFound(f"no subject in this tenant has this {kind}", details={"identity": kind})
+        view = _read_in(ctx, uow, who, subject_id, "subject.find")
         uow.commit()
-    return read(ctx, who, subject_id, action="subject.find")
+    return view
 
 
 def update(
@@ -313,7 +335,7 @@ def verify_secret(
     """Check a verify-only field (argon2id) without ever reading it."""
     who.require("subjects.read")
     tenant = who.tenant_id
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         record = uow.subjects.get(tenant, subject_id)
         if record is None:
             raise _not_found(subject_id)
