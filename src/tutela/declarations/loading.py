@@ -94,7 +94,11 @@ def _check(
         issues.extend(issue_from_error(e) for e in _meaningful(error.errors(include_url=False)))
         draft = Draft.salvage(data)
     issues.extend(check_draft(draft, base_dir=base_dir))
-    return declarations, _place(issues, source, document)
+    from tutela.declarations.datasets import check_dataset_files  # only when files are read
+
+    dataset_issues, dataset_problems = check_dataset_files(draft, base_dir)
+    issues.extend(dataset_issues)
+    return declarations, _place(issues, source, document) + dataset_problems
 
 
 def _meaningful(errors: list[ErrorDetails]) -> list[ErrorDetails]:

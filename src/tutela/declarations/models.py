@@ -20,6 +20,7 @@ from tutela.declarations.types import (
     CountryCode,
     Email,
     Expiry,
+    FieldPath,
     IsoDuration,
     Key,
     LanguageTag,
@@ -245,12 +246,54 @@ class Cookie(_Model):
     description: str | None = Field(default=None, description="What it is for.")
 
 
+ErasureStrategy = Literal["delete", "null", "redact", "hash", "generalize"]
+
+
+class Exemption(_Model):
+    """Data an erasure keeps, with the reason the subject is given."""
+
+    fields: tuple[FieldPath, ...] = Field(
+        min_length=1,
+        description="Fields kept, as collection.field, or collection.* for whole rows.",
+    )
+    reason: str = Field(
+        min_length=1, description="Why they are kept, e.g. invoices kept for tax law."
+    )
+    until: str | None = Field(
+        default=None, description="Until when, e.g. 10 years after the invoice date."
+    )
+
+
+class Erasure(_Model):
+    """How an erasure request treats the dataset's fields."""
+
+    categories: dict[TaxonomyKey, ErasureStrategy] = Field(
+        default_factory=dict,
+        description="Strategy per data category and the categories under it: delete (the "
+        "row), null, redact, hash or generalize. user.* defaults to delete.",
+    )
+    fields: dict[FieldPath, ErasureStrategy] = Field(
+        default_factory=dict,
+        description="Strategy for one field, as collection.field; wins over the category.",
+    )
+    keep: tuple[Exemption, ...] = Field(
+        default=(), description="Data kept despite erasure (legal holds, retention duties)."
+    )
+
+
 class Dataset(_Model):
     """One of the organization's own databases, described in fideslang dataset format."""
 
     file: str = Field(min_length=1, description="Dataset file, relative to this file.")
     connection: Connection = Field(description="env:NAME of the variable holding the URL.")
     description: str | None = Field(default=None, description="What the database holds.")
+    erasure: Erasure | None = Field(
+        default=None, description="Erasure strategies and exemptions for this database."
+    )
+    correctable: tuple[FieldPath, ...] = Field(
+        default=(),
+        description="Fields a data subject may correct (rectification), as collection.field.",
+    )
 
 
 class Policy(_Model):

@@ -147,6 +147,19 @@ def _connection(value: str) -> str:
     return value
 
 
+_FIELD_PATH = re.compile(r"^[^.\s]+\.[^.\s]+(?:\.[^.\s]+)*$")
+
+
+def _field_path(value: str) -> str:
+    if not _FIELD_PATH.match(value):
+        raise invalid(
+            f"{value}: not a collection.field name",
+            "write the collection, a dot and the field, such as customer.email "
+            "(or customer.* for every field)",
+        )
+    return value
+
+
 def _expiry(value: str) -> str:
     return value if value == "session" else _duration(value)
 
@@ -210,4 +223,9 @@ Connection = Annotated[
     _string(
         r"^env:[A-Z_][A-Z0-9_]*$", "Environment variable holding a URL.", "env:SHOP_DATABASE_URL"
     ),
+]
+FieldPath = Annotated[
+    str,
+    AfterValidator(_field_path),
+    _string(_FIELD_PATH.pattern, "A dataset field as collection.field.", "customer.email"),
 ]

@@ -1,0 +1,410 @@
+"""The SQL connector: access, erasure and rectification in a database SQLAlchemy reaches.
+
+Works by URL on SQLite and PostgreSQL (MySQL/MariaDB too, with their driver installed). Only
+the dataset's collections are reflected, once per connector; every value goes to the
+database as a bound parameter. Erasure runs in one transaction: it reads the subject's rows
+(locked where the database can), decides children first what happens to each row, deletes
+and updates by key, and rolls everything back if any statement does not touch exactly the
+rows it should.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+from sqlalchemy import Connection, Engine
+
+from tutela.adapters.connectors.sql_reading import BATCH_SIZE, Reader
+from tutela.adapters.connectors.sql_schema import Schema, reflect
+from tutela.adapters.connectors.sql_writing import Writer
+from tutela.adapters.database import READ_ONLY, make_engine
+from tutela.datasets.graph import build_graph, erase_after
+from tutela.datasets.models import Dataset
+from tutela.datasets.plans import (
+    LiveColumns,
+    column_problems,
+    declared_specs,
+    make_rules,
+    plan_dataset,
+)
+from tutela.datasets.ports import AbstractConnector
+from tutela.datasets.results import (
+    AccessResult,
+    CollectionErasure,
+    ErasureResult,
+    FoundValue,
+    Identities,
+    Kept,
+    RectificationResult,
+    identity_values,
+)
+from tutela.declarations.models import Erasure
+from tutela.domain.erasure import (
+    CollectionPlan,
+    Decision,
+    PlanProblem,
+    Steps,
+    decide,
+    value_fits,
+)
+from tutela.domain.errors import ConfigurationError, InvalidInput
+from tutela.domain.traversal import Graph, Reached, RowId, row_links, traverse
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Everything a request needs that depends only on the dataset and the live tables."""
+
+    schema: Schema
+    graph: Graph
+    plans: dict[str, CollectionPlan]
+    problems: list[PlanProblem]
+    reader: Reader
+    locking_reader: Reader
+    writer: Writer
+
+
+class SqlConnector(AbstractConnector):
+    """One dataset in one database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        dataset: Dataset,
+        *,
+        erasure: Erasure | None = None,
+        correctable: Iterable[str] = (),
+        parents: Mapping[str, str] | None = None,
+        hash_key: bytes | None = None,
+        schema: str | None = None,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.engine = engine
+        self.dataset = dataset
+        self.erasure = erasure
+        self.correctable = frozenset(correctable)
+        self.rules = make_rules(erasure, parents=parents, hash_key=hash_key)
+        self.schema_name = schema
+        self.batch_size = batch_size
+        self._fields = {c.name: tuple(f.name for f in c.fields) for c in dataset.active_collections}
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        dataset: Dataset,
+        *,
+        erasure: Erasure | None = None,
+        correctable: Iterable[str] = (),
+        parents: Mapping[str, str] | None = None,
+        hash_key: bytes | None = None,
+        schema: str | None = None,
+    ) -> SqlConnector:
+        """A connector with an engine of its own, which :meth:`close` disposes of."""
+        return cls(
+            make_engine(url),
+            dataset,
+            erasure=erasure,
+            correctable=correctable,
+            parents=parents,
+            hash_key=hash_key,
+            schema=schema,
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- the live schema ------------------------------------------------------------------
+
+    @cached_property
+    def live(self) -> Schema:
+        """The dataset's tables as the database has them, reflected on first use."""
+        with self._reading() as connection:
+            return reflect(connection, self._fields, self.schema_name)
+
+    def refresh(self) -> None:
+        """Reflect the tables again on next use (after a migration of the database)."""
+        self.__dict__.pop("live", None)
+        self.__dict__.pop("_prepared", None)
+
+    def check_live(self, columns: LiveColumns | None = None) -> list[PlanProblem]:
+        if columns is None:
+            schema = self.live
+            columns = schema.columns
+        problems = self._column_problems(columns)
+        for plan in self._plans(columns).values():
+            problems.extend(plan.problems)
+            for field in plan.fields:
+                if field.strategy == "hash" and self.rules.hash_key is None:
+                    problems.append(
+                        PlanProblem(
+                            plan.collection,
+                            field.name,
+                            "hash: no hash key is configured",
+                            "configure the key erasure hashes with, or choose another strategy",
+                            "live",
+                        )
+                    )
+        return problems
+
+    def _column_problems(self, columns: LiveColumns) -> list[PlanProblem]:
+        problems: list[PlanProblem] = []
+        for name, specs in declared_specs(self.dataset, self.erasure).items():
+            problems.extend(column_problems(name, specs, columns.get(name)))
+        return problems
+
+    def _plans(self, columns: LiveColumns) -> dict[str, CollectionPlan]:
+        keys = {
+            name: frozenset(c for c, column in table.items() if column.primary_key)
+            for name, table in columns.items()
+        }
+        return plan_dataset(self.dataset, self.erasure, self.rules, live=columns, primary_keys=keys)
+
+    @cached_property
+    def _prepared(self) -> _Prepared:
+        schema = self.live
+        problems = self._column_problems(schema.columns)
+        if problems:
+            raise _refused("the dataset does not match the database", problems)
+        keys = {name: frozenset(pk) for name, pk in schema.primary_keys.items()}
+        reader = Reader(schema, self._fields, batch_size=self.batch_size)
+        locking = self.engine.dialect.name != "sqlite"
+        return _Prepared(
+            schema=schema,
+            graph=build_graph(self.dataset, keys),
+            plans=self._plans(schema.columns),
+            problems=self.check_live(schema.columns),
+            reader=reader,
+            locking_reader=Reader(schema, self._fields, lock=locking, batch_size=self.batch_size),
+            writer=Writer(
+                schema.tables, reader.key_columns, schema.primary_keys, batch_size=self.batch_size
+            ),
+        )
+
+    # -- requests -------------------------------------------------------------------------
+
+    def access(self, identities: Identities) -> AccessResult:
+        ready = self._prepared
+        with self._reading() as connection:
+            reached = self._traverse(connection, ready.graph, ready.reader, identities)
+        collections = {
+            name: tuple(
+                {
+                    field.name: FoundValue(row.get(field.name), field.categories)
+                    for field in ready.plans[name].fields
+                    if field.name in row
+                }
+                for row in rows
+            )
+            for name, rows in reached.rows.items()
+        }
+        return AccessResult(self.dataset.fides_key, collections, reached.plan.unreachable)
+
+    def erase(self, identities: Identities) -> ErasureResult:
+        ready = self._prepared
+        if ready.problems:
+            raise _refused("the erasure plan does not fit the database", ready.problems)
+        graph, plans = ready.graph, ready.plans
+        with self.engine.begin() as connection:
+            reached = self._traverse(connection, graph, ready.locking_reader, identities)
+            rows = _rows_by_id(reached)
+            outside = _outside_pins(connection, ready.reader, graph, plans, reached)
+            steps = decide(
+                plans,
+                rows,
+                row_links(graph.links, reached),
+                self.rules,
+                outside=outside,
+                erase_after=erase_after(self.dataset),
+            )
+            counts = _apply(connection, ready.writer, steps)
+        return ErasureResult(self.dataset.fides_key, _summary(steps, plans, rows, counts))
+
+    def rectify(self, identities: Identities, changes: Mapping[str, object]) -> RectificationResult:
+        ready = self._prepared
+        targets: dict[str, dict[str, object]] = {}
+        for name, value in changes.items():
+            collection, _, field = name.partition(".")
+            _check_correction(name, value, self.correctable, ready.plans.get(collection), field)
+            targets.setdefault(collection, {})[field] = value
+        updated: dict[str, int] = {}
+        with self.engine.begin() as connection:
+            reached = self._traverse(connection, ready.graph, ready.locking_reader, identities)
+            for collection, values in targets.items():
+                rows = [(_key(key), values) for key in reached.keys.get(collection, [])]
+                count = ready.writer.update(connection, collection, rows) if rows else 0
+                for field in values:
+                    updated[f"{collection}.{field}"] = count
+        return RectificationResult(self.dataset.fides_key, updated)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _reading(self) -> Connection:
+        connection = self.engine.connect()
+        connection.execution_options(**{READ_ONLY: True})
+        return connection
+
+    def _traverse(
+        self, connection: Connection, graph: Graph, reader: Reader, identities: Identities
+    ) -> Reached:
+        def fetch(
+            collection: str, wanted: Mapping[str, frozenset[Hashable]]
+        ) -> list[dict[str, object]]:
+            return reader.fetch(connection, collection, wanted)
+
+        return traverse(graph, identity_values(identities), fetch, reader.key)
+
+
+def _refused(what: str, problems: list[PlanProblem]) -> ConfigurationError:
+    listed = "; ".join(str(p) for p in problems[:5])
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    return ConfigurationError(
+        f"{what}, nothing was changed: {listed}{more}",
+        details={"problems": [str(p) for p in problems]},
+    )
+
+
+def _check_correction(
+    name: str,
+    value: object,
+    correctable: frozenset[str],
+    plan: CollectionPlan | None,
+    field: str,
+) -> None:
+    if name not in correctable:
+        raise InvalidInput(
+            f"{name}: not declared correctable",
+            details={"field": name, "fix": "list it under datasets[].correctable"},
+        )
+    target = plan.field(field) if plan is not None else None
+    if target is None:
+        raise InvalidInput(f"{name}: no such field in the dataset", details={"field": name})
+    if target.role != "value":
+        raise InvalidInput(
+            f"{name}: a key or reference cannot be corrected", details={"field": name}
+        )
+    if not value_fits(target.column, value):
+        length = f" of at most {target.column.length}" if target.column.length else ""
+        raise InvalidInput(
+            f"{name}: the new value does not fit the column ({target.column.kind}{length})",
+            details={"field": name},
+        )
+
+
+def _key(key: Hashable) -> tuple[Hashable, ...]:
+    return key if isinstance(key, tuple) else (key,)
+
+
+def _rows_by_id(reached: Reached) -> dict[RowId, Mapping[str, object]]:
+    return {
+        (collection, key): row
+        for collection, rows in reached.rows.items()
+        for row, key in zip(rows, reached.keys[collection], strict=True)
+    }
+
+
+def _outside_pins(
+    connection: Connection,
+    reader: Reader,
+    graph: Graph,
+    plans: Mapping[str, CollectionPlan],
+    reached: Reached,
+) -> dict[RowId, str]:
+    """Reached rows that rows outside the request point at: they must stay."""
+    pins: dict[RowId, str] = {}
+    for link in graph.links:
+        parent, child = link.parent, link.child
+        if not plans[parent.collection].wants_delete or child.collection not in reader.selected:
+            continue
+        parent_rows = reached.rows.get(parent.collection, [])
+        values = frozenset(
+            v for row in parent_rows if isinstance(v := row.get(parent.field), Hashable)
+        ) - {None}
+        if not values:
+            continue
+        inside = set(reached.keys.get(child.collection, ()))
+        pointed = {
+            row.get(child.field)
+            for row in reader.fetch(connection, child.collection, {child.field: values})
+            if reader.key(child.collection, row) not in inside
+        }
+        reason = f"referenced by {child} of rows outside this request"
+        for row, key in zip(parent_rows, reached.keys[parent.collection], strict=True):
+            if row.get(parent.field) in pointed:
+                pins.setdefault((parent.collection, key), reason)
+    return pins
+
+
+def _apply(connection: Connection, writer: Writer, steps: Steps) -> Counter[tuple[str, str]]:
+    """Run the decisions level by level; updates before deletes within a level."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for level in steps.levels:
+        updates: dict[str, list[tuple[tuple[Hashable, ...], Mapping[str, object]]]] = {}
+        deletes: dict[str, list[tuple[Hashable, ...]]] = {}
+        for decision in level:
+            collection, key = decision.row
+            if decision.delete:
+                deletes.setdefault(collection, []).append(_key(key))
+            elif decision.changes:
+                updates.setdefault(collection, []).append((_key(key), decision.changes))
+        for collection, rows in updates.items():
+            counts[(collection, "updated")] += writer.update(connection, collection, rows)
+        for collection, keys in deletes.items():
+            counts[(collection, "deleted")] += writer.delete(connection, collection, keys)
+    return counts
+
+
+def _summary(
+    steps: Steps,
+    plans: Mapping[str, CollectionPlan],
+    rows: Mapping[RowId, Mapping[str, object]],
+    counts: Counter[tuple[str, str]],
+) -> tuple[CollectionErasure, ...]:
+    order: list[str] = []
+    reached: Counter[str] = Counter()
+    kept: dict[str, Counter[tuple[str, str, str | None]]] = {}
+    for level in steps.levels:
+        for decision in level:
+            collection = decision.row[0]
+            if collection not in reached:
+                order.append(collection)
+            reached[collection] += 1
+            tally = kept.setdefault(collection, Counter())
+            for item in _kept(decision, plans[collection], rows[decision.row]):
+                tally[item] += 1
+    return tuple(
+        CollectionErasure(
+            collection=name,
+            reached=reached[name],
+            deleted=counts[(name, "deleted")],
+            updated=counts[(name, "updated")],
+            kept=tuple(
+                Kept(field, reason, number, until)
+                for (field, reason, until), number in kept[name].items()
+            ),
+        )
+        for name in order
+    )
+
+
+def _kept(
+    decision: Decision, plan: CollectionPlan, row: Mapping[str, object]
+) -> list[tuple[str, str, str | None]]:
+    if decision.delete:
+        return []
+    collection = plan.collection
+    out: list[tuple[str, str, str | None]] = []
+    if decision.pinned_by:
+        out.append((collection, decision.pinned_by, None))
+    for field in plan.fields:
+        if not field.personal or row.get(field.name) is None or field.name in decision.changes:
+            continue
+        reason = field.kept or field.key
+        if reason is None and field.links and field.column.nullable is False:
+            reason = f"points at {', '.join(field.links)} and cannot be NULL"
+        if reason is not None:
+            out.append((f"{collection}.{field.name}", reason, field.until))
+    return out

@@ -1,0 +1,46 @@
+"""The connector port: how Tutela reads, erases and corrects a subject's data in a store.
+
+A connector serves one dataset. The SQL connector (``adapters/connectors/sql.py``) reaches a
+database directly; a store Tutela cannot reach (an HTTP connector, later) implements the
+same four methods. Every method takes the subject's identities, e.g.
+``{"email": "customer-1@example.com"}``, and follows the dataset's references from them.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+
+from tutela.datasets.models import Dataset
+from tutela.datasets.plans import LiveColumns
+from tutela.datasets.results import AccessResult, ErasureResult, Identities, RectificationResult
+from tutela.domain.erasure import PlanProblem
+
+
+class AbstractConnector(abc.ABC):
+    dataset: Dataset
+
+    @abc.abstractmethod
+    def access(self, identities: Identities) -> AccessResult:
+        """Every row the identities reach, with only the dataset's fields and categories."""
+
+    @abc.abstractmethod
+    def erase(self, identities: Identities) -> ErasureResult:
+        """Erase what the identities reach, all or nothing (one transaction per dataset).
+
+        Raises :class:`~tutela.domain.errors.ConfigurationError`, changing nothing, when the
+        plan does not fit the live store (see :meth:`check_live`).
+        """
+
+    @abc.abstractmethod
+    def rectify(self, identities: Identities, changes: Mapping[str, object]) -> RectificationResult:
+        """Set correctable fields (``{"customer.name": "New Name"}``) in every reached row.
+
+        Raises :class:`~tutela.domain.errors.InvalidInput` for a field not declared
+        correctable or a value the column cannot hold.
+        """
+
+    @abc.abstractmethod
+    def check_live(self, columns: LiveColumns | None = None) -> list[PlanProblem]:
+        """Problems of the dataset and its erasure plan against the store's columns
+        (``columns`` as given, or as read from the store)."""

@@ -1,0 +1,295 @@
+"""Which rows belong to a data subject, and in which order they can be read and erased.
+
+A :class:`Graph` has collections (tables), the identity fields a subject is looked up by,
+and two relations between fields, both drawn from a dataset's references:
+
+- an :class:`Edge` says values flow from ``source`` to ``target``: once a row of the source
+  collection is found, the target collection is queried for rows whose target field equals
+  the row's source value (a reference ``direction: to`` on field A to B gives A → B,
+  ``from`` gives B → A, no direction gives both);
+- a :class:`Link` says ``child`` holds values of ``parent``, the parent collection's key: a
+  parent row must outlive every child row that points at it, so children are erased first.
+
+:func:`traverse` finds every row connected to the identity values (a least fixpoint, so
+cycles are fine) through a ``fetch`` function the caller supplies; :func:`access_plan`
+gives the order collections are queried in and the collections nothing reaches;
+:func:`children_first` orders anything linked child → parent into levels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Generic, TypeVar
+
+N = TypeVar("N", bound=Hashable)
+
+Row = Mapping[str, object]
+#: ``fetch(collection, {field: values})``: rows where any field equals one of its values.
+Fetch = Callable[[str, Mapping[str, frozenset[Hashable]]], Iterable[Row]]
+#: ``row_key(collection, row)``: what tells two rows of a collection apart.
+RowKey = Callable[[str, Row], Hashable]
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class FieldRef:
+    collection: str
+    field: str
+
+    def __str__(self) -> str:
+        return f"{self.collection}.{self.field}"
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """Values of ``source`` select rows of ``target``'s collection."""
+
+    source: FieldRef
+    target: FieldRef
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """``child`` holds values of ``parent``, a key of the parent collection."""
+
+    child: FieldRef
+    parent: FieldRef
+
+
+@dataclass(frozen=True)
+class Graph:
+    collections: tuple[str, ...]
+    #: identity type (``email``, ``phone_number`` …) -> the fields holding it
+    identities: Mapping[str, tuple[FieldRef, ...]] = field(default_factory=dict)
+    edges: tuple[Edge, ...] = ()
+    links: tuple[Link, ...] = ()
+    #: (first, then): ``then`` is queried after ``first`` (a dataset's ``after``)
+    after: tuple[tuple[str, str], ...] = ()
+
+    @cached_property
+    def edges_from(self) -> dict[str, tuple[Edge, ...]]:
+        out: dict[str, list[Edge]] = {}
+        for edge in self.edges:
+            out.setdefault(edge.source.collection, []).append(edge)
+        return {name: tuple(edges) for name, edges in out.items()}
+
+    def entry_fields(self, identity_names: Iterable[str]) -> tuple[FieldRef, ...]:
+        return tuple(ref for name in identity_names for ref in self.identities.get(name, ()))
+
+
+#: A row: its collection and its key there.
+RowId = tuple[str, Hashable]
+
+
+@dataclass(frozen=True)
+class RowLink:
+    """Row ``child`` points at row ``parent`` through the child's field ``field``."""
+
+    child: RowId
+    parent: RowId
+    field: str
+
+
+@dataclass(frozen=True)
+class AccessPlan:
+    """Collections in the order they are queried, and those no identity reaches."""
+
+    order: tuple[str, ...]
+    unreachable: tuple[str, ...]
+
+
+def access_plan(graph: Graph, identity_names: Iterable[str]) -> AccessPlan:
+    """Upstream collections come before the collections their values select."""
+    entries = {ref.collection for ref in graph.entry_fields(identity_names)}
+    reached = set(entries)
+    todo = list(entries)
+    while todo:
+        for edge in graph.edges_from.get(todo.pop(), ()):
+            if edge.target.collection not in reached:
+                reached.add(edge.target.collection)
+                todo.append(edge.target.collection)
+    nodes = [c for c in graph.collections if c in reached]
+    pairs = [(e.source.collection, e.target.collection) for e in graph.edges]
+    pairs += list(graph.after)
+    levels = children_first(nodes, pairs).levels
+    order = tuple(node for level in levels for node in level)
+    return AccessPlan(order, tuple(c for c in graph.collections if c not in reached))
+
+
+@dataclass
+class Reached:
+    """Rows found per collection (in the order found) and how many fetches it took."""
+
+    rows: dict[str, list[Row]]
+    keys: dict[str, list[Hashable]]
+    plan: AccessPlan
+    fetches: int = 0
+
+
+def traverse(
+    graph: Graph,
+    seeds: Mapping[str, Iterable[Hashable]],
+    fetch: Fetch,
+    row_key: RowKey,
+) -> Reached:
+    """Every row connected to the identity values ``seeds`` (identity type -> values)."""
+    plan = access_plan(graph, [name for name, values in seeds.items() if values])
+    rank = {name: index for index, name in enumerate(plan.order)}
+    pending: dict[str, dict[str, set[Hashable]]] = {}
+    asked: dict[FieldRef, set[Hashable]] = {}
+    for name, values in seeds.items():
+        for ref in graph.identities.get(name, ()):
+            pending.setdefault(ref.collection, {}).setdefault(ref.field, set()).update(values)
+    result = Reached(rows={}, keys={}, plan=plan)
+    seen: dict[str, set[Hashable]] = {}
+    while pending:
+        collection = min(pending, key=rank.__getitem__)
+        wanted = pending.pop(collection)
+        query: dict[str, frozenset[Hashable]] = {}
+        for name, values in wanted.items():
+            done = asked.setdefault(FieldRef(collection, name), set())
+            fresh = frozenset(values - done)
+            done.update(fresh)
+            if fresh:
+                query[name] = fresh
+        if not query:
+            continue
+        result.fetches += 1
+        known = seen.setdefault(collection, set())
+        for row in fetch(collection, query):
+            key = row_key(collection, row)
+            if key in known:
+                continue
+            known.add(key)
+            result.rows.setdefault(collection, []).append(row)
+            result.keys.setdefault(collection, []).append(key)
+            _propagate(graph, collection, row, pending, asked)
+    return result
+
+
+def _propagate(
+    graph: Graph,
+    collection: str,
+    row: Row,
+    pending: dict[str, dict[str, set[Hashable]]],
+    asked: dict[FieldRef, set[Hashable]],
+) -> None:
+    for edge in graph.edges_from.get(collection, ()):
+        value = row.get(edge.source.field)
+        if value is None or not isinstance(value, Hashable):
+            continue
+        if value in asked.get(edge.target, ()):
+            continue
+        target = edge.target
+        pending.setdefault(target.collection, {}).setdefault(target.field, set()).add(value)
+
+
+def row_links(links: Iterable[Link], reached: Reached) -> list[RowLink]:
+    """Links between reached rows: a child row whose field holds a reached parent's key."""
+    out: list[RowLink] = []
+    for link in links:
+        parents: dict[Hashable, list[RowId]] = {}
+        parent_rows = reached.rows.get(link.parent.collection, ())
+        for row, key in zip(parent_rows, reached.keys.get(link.parent.collection, ()), strict=True):
+            value = row.get(link.parent.field)
+            if value is not None and isinstance(value, Hashable):
+                parents.setdefault(value, []).append((link.parent.collection, key))
+        if not parents:
+            continue
+        child_rows = reached.rows.get(link.child.collection, ())
+        for row, key in zip(child_rows, reached.keys.get(link.child.collection, ()), strict=True):
+            value = row.get(link.child.field)
+            if value is None or not isinstance(value, Hashable):
+                continue
+            child: RowId = (link.child.collection, key)
+            out.extend(
+                RowLink(child, parent, link.child.field)
+                for parent in parents.get(value, ())
+                if parent != child
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class Ordering(Generic[N]):
+    """Nodes in levels: every node comes after all nodes that must precede it.
+
+    Nodes on a cycle cannot be ordered among themselves; they share a level and each cycle
+    is listed in ``cycles``.
+    """
+
+    levels: tuple[tuple[N, ...], ...]
+    cycles: tuple[tuple[N, ...], ...]
+
+
+def children_first(nodes: Iterable[N], pairs: Iterable[tuple[N, N]]) -> Ordering[N]:
+    """Levels of ``nodes`` such that for each ``(first, then)`` pair, ``first``'s level is
+    lower than ``then``'s (for erasure: ``(child, parent)``). Pairs naming unknown nodes are
+    ignored; within a level, nodes keep their given order."""
+    order = list(dict.fromkeys(nodes))
+    position = {node: index for index, node in enumerate(order)}
+    after: dict[N, list[N]] = {node: [] for node in order}
+    for first, then in pairs:
+        if first in position and then in position and first != then:
+            after[first].append(then)
+    components = _strongly_connected(order, after)
+    component_of = {node: index for index, members in enumerate(components) for node in members}
+    level = [0] * len(components)
+    # Tarjan lists components in reverse topological order: successors come first.
+    for index in range(len(components) - 1, -1, -1):
+        for node in components[index]:
+            for then in after[node]:
+                other = component_of[then]
+                if other != index:
+                    level[other] = max(level[other], level[index] + 1)
+    grouped: dict[int, list[N]] = {}
+    for node in order:
+        grouped.setdefault(level[component_of[node]], []).append(node)
+    cycles = tuple(
+        tuple(sorted(members, key=position.__getitem__))
+        for members in components
+        if len(members) > 1
+    )
+    return Ordering(tuple(tuple(grouped[k]) for k in sorted(grouped)), cycles)
+
+
+def _strongly_connected(order: Sequence[N], after: Mapping[N, list[N]]) -> list[list[N]]:
+    """Tarjan's algorithm without recursion; components in reverse topological order."""
+    index: dict[N, int] = {}
+    low: dict[N, int] = {}
+    stack: list[N] = []
+    on_stack: set[N] = set()
+    components: list[list[N]] = []
+    for root in order:
+        if root in index:
+            continue
+        work: list[tuple[N, int]] = [(root, 0)]
+        while work:
+            node, child = work.pop()
+            if child == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            successors = after[node]
+            if child < len(successors):
+                work.append((node, child + 1))
+                nxt = successors[child]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if low[node] == index[node]:
+                members: list[N] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    members.append(member)
+                    if member == node:
+                        break
+                components.append(members)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return components
