@@ -1,15 +1,25 @@
-"""``python -m benchmarks [--quick] [--json]``."""
+"""``python -m benchmarks [--quick] [--json] [--only vault|consent]``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Callable
 
 from rich.console import Console
 
-from benchmarks.report import as_json, render
-from benchmarks.suite import DEFAULT, QUICK, run
+from benchmarks import consent, suite
+from benchmarks.report import as_json, cpu_busy, render
+from benchmarks.results import Group
+
+GROUPS = ("vault", "consent")
+
+
+def _run(name: str, quick: bool, progress: Callable[[str], None]) -> Group:
+    if name == "vault":
+        return suite.run_group(suite.QUICK if quick else suite.DEFAULT, progress)
+    return consent.run_group(consent.QUICK if quick else consent.DEFAULT, progress)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,17 +31,27 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="small sizes, a few seconds in all (smoke test)"
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--only", choices=GROUPS, help="run one group of measurements (default: all)"
+    )
     args = parser.parse_args(argv)
-    mode, sizes = ("quick", QUICK) if args.quick else ("default", DEFAULT)
+    mode = "quick" if args.quick else "default"
+    names = [args.only] if args.only else list(GROUPS)
     status = Console(stderr=True)
+    groups: list[Group] = []
+    busy = cpu_busy()
     if args.json:
-        results = run(sizes)
-        json.dump(as_json(mode, sizes, results), sys.stdout, indent=2)
+        for name in names:
+            groups.append(_run(name, args.quick, lambda _: None))
+        json.dump(as_json(mode, groups, busy), sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     with status.status("measuring …") as spinner:
-        results = run(sizes, lambda name: spinner.update(f"measuring {name} …"))
-    render(Console(), mode, sizes, results)
+        for name in names:
+            groups.append(
+                _run(name, args.quick, lambda step: spinner.update(f"measuring {step} …"))
+            )
+    render(Console(), mode, groups, busy)
     return 0
 
 

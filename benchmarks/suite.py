@@ -13,6 +13,7 @@ from typing import Any
 
 from benchmarks.harness import Plan, Side, Timing, compare
 from benchmarks.raw import EMAIL, USERNAME, RawVault, clone_schema, connect, verify_chains
+from benchmarks.results import Group, Row, Target
 from tutela.bootstrap import Runtime, initialize, open_runtime
 from tutela.domain.audit import AuditEvent
 from tutela.services import audit, imports, vault
@@ -103,6 +104,27 @@ class Result:
             "tutela_rounds_per_s": [round(r, 1) for r in self.tutela.rates],
             "raw_rounds_per_s": [round(r, 1) for r in self.raw.rates],
         }
+
+    def row(self) -> Row:
+        target = None
+        if self.target is not None:
+            target = Target("ratio", self.target, f"≥ {self.target:.0%}")
+        data = self.as_dict()
+        for name in ("key", "title", "unit", "work", "ratio", "target"):
+            data.pop(name)
+        return Row(
+            "vault",
+            self.key,
+            self.title,
+            self.unit,
+            self.work,
+            self.tutela.rate,
+            self.raw.rate,
+            f"{self.tutela.rate:,.0f}",
+            f"{self.raw.rate:,.0f}",
+            target,
+            data=data,
+        )
 
 
 def person(n: int) -> dict[str, str]:
@@ -365,3 +387,15 @@ def run(sizes: Sizes, progress: Callable[[str], None] = lambda _: None) -> list[
             progress(measure.__name__.replace("_", " "))
             results.append(measure(b))
     return results
+
+
+def run_group(sizes: Sizes, progress: Callable[[str], None] = lambda _: None) -> Group:
+    """The vault measurements as one group of the table."""
+    results = run(sizes, progress)
+    return Group(
+        "vault",
+        f"median of {sizes.rounds} round(s); both sides do the same work per round, "
+        f"~{sizes.round_seconds:g} s on the slower side",
+        [r.row() for r in results],
+        {"rounds": sizes.rounds, "round_seconds": sizes.round_seconds},
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -53,6 +54,67 @@ def settings(tmp_path: Path, backend: str) -> Settings:
 def runtime(settings: Settings) -> Iterator[Runtime]:
     result = initialize(settings, DESKTOP)
     rt = open_runtime(settings)
+    rt.notes.append(result.admin_key or "")
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class SmtpSink:
+    """A real SMTP server on loopback that keeps what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Any] = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                from email import message_from_bytes
+                from email.policy import default
+
+                sink.messages.append(message_from_bytes(envelope.content, policy=default))
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink().start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture
+def mail_runtime(settings: Settings, smtp_sink: SmtpSink) -> Iterator[Runtime]:
+    from tutela.settings import SmtpSettings
+
+    configured = settings.with_overrides(
+        smtp=SmtpSettings(host="127.0.0.1", port=smtp_sink.port, sender="privacy@example.com")
+    )
+    result = initialize(configured, DESKTOP)
+    rt = open_runtime(configured)
     rt.notes.append(result.admin_key or "")
     try:
         yield rt

@@ -15,14 +15,16 @@ from tutela.adapters import schema
 from tutela.adapters.database import make_engine
 from tutela.adapters.keyring import KeyRing
 from tutela.adapters.keystore import SqlKeyStore
+from tutela.adapters.ring_signer import RingReceiptSigner
 from tutela.adapters.sql_uow import SqlUnitOfWork
 from tutela.adapters.vault_crypto import RingCrypto
 from tutela.domain.access import Principal, operator
 from tutela.domain.audit import SYSTEM_CHAIN, AuditEvent
+from tutela.domain.consent import effective_minimum_age
 from tutela.domain.errors import ConfigurationError
 from tutela.services import tenants as tenant_service
 from tutela.services.context import Context, now_micros
-from tutela.services.ports import AbstractUnitOfWork
+from tutela.services.ports import AbstractMailer, AbstractUnitOfWork
 from tutela.settings import Settings
 
 if TYPE_CHECKING:
@@ -77,6 +79,28 @@ def _stored_declarations(engine: Engine) -> tuple[int | None, Declarations | Non
     return current[0], Declarations.model_validate_json(current[2])
 
 
+def _mailer(settings: Settings, declarations: Declarations | None) -> AbstractMailer | None:
+    smtp = settings.smtp
+    if smtp.host is None:
+        return None
+    from tutela.adapters.mail import SmtpMailer
+
+    sender = smtp.sender or (str(declarations.organization.contact) if declarations else None)
+    if not sender:
+        raise ConfigurationError(
+            "TUTELA_SMTP_HOST is set but there is no sender: set TUTELA_MAIL_FROM or load "
+            "declarations with an organization contact"
+        )
+    return SmtpMailer(
+        smtp.host,
+        smtp.port,
+        sender,
+        username=smtp.username,
+        password=smtp.password,
+        starttls=smtp.starttls,
+    )
+
+
 def open_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime:
     """Open an initialised data directory (``tutela init`` makes one)."""
     ring = KeyRing.load(settings.keyring)
@@ -92,6 +116,17 @@ def open_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime:
         keys=keystore,
         crypto=crypto,
         declarations=declarations if declarations is not None else NoDeclarations(),
+        declarations_version=declarations_id,
+        minimum_age=effective_minimum_age(
+            declarations.jurisdictions if declarations else (),
+            declarations.minimum_age if declarations else None,
+        ),
+        signer=RingReceiptSigner(ring),
+        withdrawal_follow_up=settings.withdrawal_follow_up,
+        mailer=_mailer(settings, declarations),
+        public_url=settings.public_url,
+        pipl_response_days=settings.pipl_response_days,
+        package_days=settings.package_days,
     )
     return Runtime(settings, engine, key_engine, ring, ctx, declarations, declarations_id)
 
@@ -133,6 +168,8 @@ def initialize(settings: Settings, declarations_file: Path | None = None) -> Ini
     try:
         before, after = schema.upgrade(runtime.engine)
         SqlKeyStore(runtime.key_engine).create_schema()
+        if keyring_is_file:
+            runtime.ring.signing_key()  # receipts: create the signing key once, at init
         actor = f"cli:{_os_user()}"
         now = now_micros()
         status = "none"

@@ -34,6 +34,29 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "TUTELA_HOST": ("127.0.0.1", "Address `tutela serve` listens on."),
     "TUTELA_PORT": ("8000", "Port `tutela serve` listens on."),
     "TUTELA_LOG_LEVEL": ("info", "Log level of the service (debug, info, warning, error)."),
+    "TUTELA_SMTP_HOST": (
+        "(none)",
+        "SMTP server for mail (one-time codes, notices); unset: mail stays queued.",
+    ),
+    "TUTELA_SMTP_PORT": ("25", "SMTP port."),
+    "TUTELA_SMTP_USER": ("(none)", "SMTP login name, if the server needs one."),
+    "TUTELA_SMTP_PASSWORD": ("(none)", "SMTP password (never logged)."),
+    "TUTELA_SMTP_STARTTLS": ("false", "Use STARTTLS before logging in (true/false)."),
+    "TUTELA_MAIL_FROM": ("the declarations' contact", "Sender address of Tutela's mail."),
+    "TUTELA_PUBLIC_URL": (
+        "http://127.0.0.1:8000",
+        "Base URL of Tutela as subjects reach it (links).",
+    ),
+    "TUTELA_PIPL_RESPONSE_DAYS": (
+        "30",
+        "Days to answer a request under PIPL (GB/T 35273-2020 8.7).",
+    ),
+    "TUTELA_PACKAGE_DAYS": ("7", "Days an access package stays downloadable before deletion."),
+    "TUTELA_WITHDRAWAL_FOLLOW_UP": (
+        "none",
+        "What a consent withdrawal queues for the request engine: none, or erase_exclusive "
+        "(erase data held only for the withdrawn purpose).",
+    ),
 }
 
 DEFAULT_DATA_DIR = "./tutela-data"
@@ -58,11 +81,30 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = (env.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise ConfigurationError(
+            f"{name}={raw!r} is not one of {', '.join(choices)}", details={"setting": name}
+        )
+    return raw
+
+
 @dataclass(frozen=True)
 class Argon2Params:
     memory_kib: int = 19456
     time_cost: int = 2
     parallelism: int = 1
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str | None = None
+    port: int = 25
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = False
+    sender: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +117,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    withdrawal_follow_up: str = "none"
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    public_url: str = "http://127.0.0.1:8000"
+    pipl_response_days: int = 30
+    package_days: int = 7
 
     @classmethod
     def from_env(
@@ -95,6 +142,20 @@ class Settings:
             host=env.get("TUTELA_HOST") or "127.0.0.1",
             port=_int(env, "TUTELA_PORT", 8000, 1),
             log_level=(env.get("TUTELA_LOG_LEVEL") or "info").lower(),
+            withdrawal_follow_up=_choice(
+                env, "TUTELA_WITHDRAWAL_FOLLOW_UP", ("none", "erase_exclusive")
+            ),
+            smtp=SmtpSettings(
+                host=env.get("TUTELA_SMTP_HOST") or None,
+                port=_int(env, "TUTELA_SMTP_PORT", 25, 1),
+                username=env.get("TUTELA_SMTP_USER") or None,
+                password=env.get("TUTELA_SMTP_PASSWORD") or None,
+                starttls=_choice(env, "TUTELA_SMTP_STARTTLS", ("false", "true")) == "true",
+                sender=env.get("TUTELA_MAIL_FROM") or None,
+            ),
+            public_url=(env.get("TUTELA_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            pipl_response_days=_int(env, "TUTELA_PIPL_RESPONSE_DAYS", 30, 1),
+            package_days=_int(env, "TUTELA_PACKAGE_DAYS", 7, 1),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

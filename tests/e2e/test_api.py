@@ -84,7 +84,7 @@ def test_revoked_keys_stop_working(client: TestClient, admin: dict[str, str]) ->
     response = client.post("/v1/keys", json={"scopes": ["dpo"]}, headers=admin)
     key_id, token = response.json()["id"], response.json()["token"]
     assert client.delete(f"/v1/keys/{key_id}", headers=admin).status_code == 200
-    import tutela.entrypoints.api as api
+    import tutela.entrypoints.api_auth as api
 
     api.AUTH_CACHE_SECONDS = 0.0
     try:

@@ -4,7 +4,8 @@ File format (JSON, mode 0600)::
 
     {"format": "tutela-keyring/1", "active": 2,
      "keks": {"1": "<base64 32 bytes>", "2": "<base64 32 bytes>"},
-     "index": "<base64 32 bytes>"}
+     "index": "<base64 32 bytes>",
+     "signing": {"active": "rk-1a2b3c4d", "keys": {"rk-1a2b3c4d": "<base64 32 bytes>"}}}
 
 Each tenant's KEK is derived from the master KEK of a version with HKDF-SHA256
 (info ``tutela:kek:<tenant>``), so every tenant has its own KEK while the file stays small.
@@ -12,6 +13,10 @@ Rotation adds a version and makes it active; retiring removes a version once no 
 is wrapped under it. The index secret never rotates with the KEKs: blind indexes would
 otherwise all need rebuilding. The ring may also be given inline (JSON in the
 ``TUTELA_KEYRING`` setting); an inline ring cannot be rotated in place.
+
+The optional ``signing`` section holds the Ed25519 private keys (32-byte seeds) that sign
+consent receipts, by key id. A file ring gets its first one on first use; rotation adds a
+key id and makes it active, and old ones stay so that receipts they signed still verify.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import base64
 import binascii
 import json
 import os
+import secrets
 import stat
 import tempfile
 import threading
@@ -27,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tutela.adapters.crypto import derive_key, new_key
+from tutela.adapters.signing import public_key_bytes
 from tutela.domain.errors import KeyRingError
 
 FORMAT = "tutela-keyring/1"
@@ -46,6 +53,21 @@ def _unb64(text: str, where: str) -> bytes:
     return raw
 
 
+def _signing_section(section: Any) -> tuple[dict[str, bytes], str | None]:
+    if section is None:
+        return {}, None
+    try:
+        keys = {str(kid): _unb64(k, f"signing key {kid}") for kid, k in section["keys"].items()}
+        active = section["active"]
+    except (KeyError, TypeError, AttributeError):
+        raise KeyRingError(
+            "key ring: the signing section needs active and keys; restore it"
+        ) from None
+    if not keys or active not in keys:
+        raise KeyRingError(f"key ring: active signing key {active!r} has no key; restore the file")
+    return keys, active
+
+
 def check_permissions(path: Path) -> None:
     """Refuse a key ring that group or others can read or write."""
     mode = stat.S_IMODE(path.stat().st_mode)
@@ -61,13 +83,22 @@ class KeyRing:
     """Master KEK versions and the index secret, with per-tenant derivation caches."""
 
     def __init__(
-        self, keks: dict[int, bytes], active: int, index: bytes, path: Path | None = None
+        self,
+        keks: dict[int, bytes],
+        active: int,
+        index: bytes,
+        path: Path | None = None,
+        *,
+        signing: dict[str, bytes] | None = None,
+        signing_active: str | None = None,
     ) -> None:
         if active not in keks:
             raise KeyRingError(f"key ring: active version {active} has no key; restore the file")
         self._keks = dict(keks)
         self._active = active
         self._index = index
+        self._signing = dict(signing or {})
+        self._signing_active = signing_active if self._signing else None
         self.path = path
         self._lock = threading.Lock()
         self._stamp = self._file_stamp()
@@ -113,19 +144,34 @@ class KeyRing:
 
     @classmethod
     def _from_document(cls, doc: dict[str, Any], path: Path | None) -> KeyRing:
+        signing, signing_active = _signing_section(doc.get("signing"))
         try:
             keks = {int(v): _unb64(k, f"kek version {v}") for v, k in doc["keks"].items()}
-            return cls(keks, int(doc["active"]), _unb64(doc["index"], "index"), path)
+            index = _unb64(doc["index"], "index")
+            return cls(
+                keks,
+                int(doc["active"]),
+                index,
+                path,
+                signing=signing,
+                signing_active=signing_active,
+            )
         except (KeyError, TypeError, ValueError, AttributeError):
             raise KeyRingError("key ring is missing keks, active or index; restore it") from None
 
     def _document(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "format": FORMAT,
             "active": self._active,
             "keks": {str(v): _b64(k) for v, k in sorted(self._keks.items())},
             "index": _b64(self._index),
         }
+        if self._signing:
+            doc["signing"] = {
+                "active": self._signing_active,
+                "keys": {kid: _b64(k) for kid, k in sorted(self._signing.items())},
+            }
+        return doc
 
     def _write(self) -> None:
         if self.path is None:
@@ -173,6 +219,7 @@ class KeyRing:
         with self._lock:
             fresh = KeyRing.load(str(self.path))
             self._keks, self._active, self._index = fresh._keks, fresh._active, fresh._index
+            self._signing, self._signing_active = fresh._signing, fresh._signing_active
             self._stamp = fresh._stamp
             self._kek_cache.clear()
 
@@ -236,3 +283,50 @@ class KeyRing:
                 self._keks[version] = removed
                 raise
             self._kek_cache = {k: v for k, v in self._kek_cache.items() if k[0] != version}
+
+    # -- receipt signing keys ---------------------------------------------------------
+
+    def signing_key(self) -> tuple[str, bytes]:
+        """The active receipt-signing key: (kid, Ed25519 private seed).
+
+        A file ring without one gets one now (the file is rewritten, mode 0600).
+        """
+        if self._signing_active is None:
+            self.refresh()
+        with self._lock:
+            kid = self._signing_active
+            if kid is None:
+                if self.path is None:
+                    raise KeyRingError(
+                        "the inline key ring (TUTELA_KEYRING) has no signing key for receipts; "
+                        "use a key ring file (it gets one on first use), or copy the signing "
+                        "section of such a file into TUTELA_KEYRING"
+                    )
+                kid = self._add_signing_key()
+            return kid, self._signing[kid]
+
+    def signing_public_keys(self) -> dict[str, bytes]:
+        """Raw Ed25519 public keys of every signing kid, retired-from-active ones included."""
+        self.refresh()
+        return {kid: public_key_bytes(seed) for kid, seed in sorted(self._signing.items())}
+
+    def rotate_signing(self) -> str:
+        """Add a new signing key, make it active, persist; returns its kid."""
+        self.refresh()
+        with self._lock:
+            return self._add_signing_key()
+
+    def _add_signing_key(self) -> str:
+        kid = "rk-" + secrets.token_hex(4)
+        while kid in self._signing:
+            kid = "rk-" + secrets.token_hex(4)
+        previous = self._signing_active
+        self._signing[kid] = new_key()
+        self._signing_active = kid
+        try:
+            self._write()
+        except BaseException:
+            del self._signing[kid]
+            self._signing_active = previous
+            raise
+        return kid

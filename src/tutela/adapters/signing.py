@@ -41,22 +41,16 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _unb64url(text: str, part: str) -> bytes:
+def _unb64url(text: str, what: str, fix: str = "pass the token exactly as issued") -> bytes:
     """Decode unpadded base64url, refusing any text that is not the canonical encoding."""
-    if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:
-        raise InvalidInput(
-            f"the token's {part} is not base64url text; pass the token exactly as issued",
-            details={"part": part},
-        )
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raw = None
+    raw: bytes | None = None
+    if _BASE64URL.fullmatch(text) and len(text) % 4 != 1:
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        except (binascii.Error, ValueError):
+            raw = None
     if raw is None or _b64url(raw) != text:
-        raise InvalidInput(
-            f"the token's {part} is not canonical base64url; pass the token exactly as issued",
-            details={"part": part},
-        )
+        raise InvalidInput(f"{what} is not canonical base64url; {fix}", details={"part": what})
     return raw
 
 
@@ -155,10 +149,11 @@ def verify_jws(token: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
             "pass the token exactly as issued"
         )
     header_part, payload_part, signature_part = token.split(".")
-    header = _json_object(_unb64url(header_part, "header"), "header")
+    header = _json_object(_unb64url(header_part, "the token's header"), "the token's header")
     kid = _check_header(header)
     public = _select_key(jwks, kid)
-    signature = _unb64url(signature_part, "signature")
+    payload = _unb64url(payload_part, "the token's payload")
+    signature = _unb64url(signature_part, "the token's signature")
     try:
         public.verify(signature, f"{header_part}.{payload_part}".encode("ascii"))
     except InvalidSignature:
@@ -167,7 +162,7 @@ def verify_jws(token: str, jwks: Mapping[str, Any]) -> dict[str, Any]:
             "signature was changed, or it was not signed by this issuer; do not trust it",
             details={"kid": kid},
         ) from None
-    return _json_object(_unb64url(payload_part, "payload"), "payload")
+    return _json_object(payload, "the token's payload")
 
 
 def _json_object(raw: bytes, part: str) -> dict[str, Any]:
@@ -183,7 +178,7 @@ def _json_object(raw: bytes, part: str) -> dict[str, Any]:
         value = None
     if not isinstance(value, dict):
         raise InvalidInput(
-            f"the token's {part} is not a JSON object; pass the token exactly as issued",
+            f"{part} is not a JSON object; pass the token exactly as issued",
             details={"part": part},
         )
     return value
@@ -237,7 +232,7 @@ def _select_key(key_set: Mapping[str, Any], kid: str) -> Ed25519PublicKey:
             "fix the key set",
             details={"kid": kid},
         )
-    raw = _unb64url(jwk["x"], f"key {kid} x")
+    raw = _unb64url(jwk["x"], f"the x of key {kid!r}", "fix the key set")
     if len(raw) != KEY_BYTES:
         raise InvalidInput(f"the key {kid!r} is not {KEY_BYTES} bytes; fix the key set")
     return Ed25519PublicKey.from_public_bytes(raw)

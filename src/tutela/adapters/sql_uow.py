@@ -11,7 +11,10 @@ from tutela.adapters.sql_admin import (
     SqlTenantRepository,
 )
 from tutela.adapters.sql_audit import Sealer, SqlAuditLog
+from tutela.adapters.sql_consent import SqlConsentRepository
+from tutela.adapters.sql_requests import SqlRequestRepository
 from tutela.adapters.sql_subjects import SqlSubjectRepository
+from tutela.adapters.sql_visitors import SqlVisitorRepository
 from tutela.services.ports import AbstractUnitOfWork
 
 
@@ -30,6 +33,9 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.tenants = SqlTenantRepository(conn)
         self.api_keys = SqlApiKeyRepository(conn)
         self.declarations = SqlDeclarationStore(conn)
+        self.consent = SqlConsentRepository(conn)
+        self.requests = SqlRequestRepository(conn)
+        self.visitors = SqlVisitorRepository(conn)
         return self
 
     def commit(self) -> None:

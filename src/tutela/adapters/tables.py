@@ -184,3 +184,135 @@ decision_changes = Table(
     Column("subject_id", String(36), nullable=False),
     Column("at", BigInteger, nullable=False),
 )
+
+# follow-up work queued for the request engine and the worker (taken with SKIP LOCKED)
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", LedgerSeq, primary_key=True, autoincrement=True),
+    Column("kind", String(50), nullable=False),
+    Column("tenant_id", String(64), nullable=False),
+    Column("subject_id", String(36), nullable=True),
+    Column("payload", Text, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("run_after", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Index("ix_jobs_state_run_after", "state", "run_after"),
+)
+
+# choices made in the cookie banner by a visitor not (yet) known as a subject; replayed into
+# the consent ledger when the application links the visitor to a subject at login
+visitor_choices = Table(
+    "visitor_choices",
+    metadata,
+    Column("seq", LedgerSeq, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("visitor_id", String(64), nullable=False),
+    Column("choices", Text, nullable=False),  # JSON: {purpose key: true | false}
+    Column("gpc", Boolean, nullable=False),
+    Column("method", String(20), nullable=False),
+    Column("language", String(20), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("user_agent", String(500), nullable=True),
+    Column("ip_hash", LargeBinary(32), nullable=True),
+    Column("subject_id", String(36), nullable=True),  # set when linked at login
+    Column("linked_at", BigInteger, nullable=True),
+    Index("ix_visitor_choices_visitor", "tenant_id", "visitor_id", "seq"),
+)
+
+# -- data-subject requests ----------------------------------------------------------------
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("jurisdiction", String(10), nullable=False),
+    Column("language", String(20), nullable=False),
+    Column("identity_kind", String(10), nullable=False),
+    Column("identity_digest", LargeBinary(32), nullable=False),  # blind index
+    Column("identity_enc", LargeBinary, nullable=False),  # AES-GCM, bound to the request id
+    Column("subject_id", String(36), nullable=True),
+    Column("received_at", BigInteger, nullable=False),
+    Column("due_at", BigInteger, nullable=False),  # end of the due day, UTC
+    Column("paused_days", Integer, nullable=False),
+    Column("extended", Boolean, nullable=False),
+    Column("extension_reason", Text, nullable=True),
+    Column("rejection_reason", Text, nullable=True),
+    Column("verifying_since", BigInteger, nullable=True),
+    Column("verified_at", BigInteger, nullable=True),
+    Column("verified_by", String(100), nullable=True),
+    Column("details_enc", LargeBinary, nullable=True),  # e.g. corrected values, encrypted
+    Column("result", Text, nullable=True),  # JSON summary without personal values
+    Column("checkpoint", Text, nullable=True),  # JSON progress of a running request
+    Column("attempts", Integer, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_requests_tenant_state_due", "tenant_id", "state", "due_at"),
+    Index("ix_requests_identity", "tenant_id", "identity_kind", "identity_digest"),
+)
+
+request_events = Table(
+    "request_events",
+    metadata,
+    Column("seq", LedgerSeq, primary_key=True, autoincrement=True),
+    Column("request_id", String(36), ForeignKey("requests.id"), nullable=False),
+    Column("tenant_id", String(64), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("from_state", String(12), nullable=True),
+    Column("to_state", String(12), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("note", Text, nullable=False),  # shown to the subject: no personal values
+    Index("ix_request_events_request", "request_id", "seq"),
+)
+
+verifications = Table(
+    "verifications",
+    metadata,
+    Column("request_id", String(36), ForeignKey("requests.id"), primary_key=True),
+    Column("code_hash", LargeBinary(32), nullable=False),  # keyed hash of the one-time code
+    Column("expires_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("sent_at", BigInteger, nullable=False),
+)
+
+rate_events = Table(
+    "rate_events",
+    metadata,
+    Column("seq", LedgerSeq, primary_key=True, autoincrement=True),
+    Column("kind", String(30), nullable=False),
+    Column("key_digest", LargeBinary(32), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_rate_events_key", "kind", "key_digest", "at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", LedgerSeq, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("message_enc", LargeBinary, nullable=False),  # recipient, subject, body: encrypted
+    Column("state", String(10), nullable=False),  # queued | sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("sent_at", BigInteger, nullable=True),
+    Column("error", String(200), nullable=True),
+    Index("ix_outbox_state_next", "state", "next_attempt_at"),
+)
+
+packages = Table(
+    "packages",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("request_id", String(36), ForeignKey("requests.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content_enc", LargeBinary, nullable=False),  # the ZIP, AES-GCM encrypted
+    Index("ix_packages_expires", "expires_at"),
+)

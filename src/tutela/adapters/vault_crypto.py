@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from tutela.adapters import crypto
 from tutela.adapters.keyring import KeyRing
 from tutela.services.ports import AbstractCipher, AbstractVaultCrypto, WrappedKey
@@ -17,6 +19,7 @@ class RingCrypto(AbstractVaultCrypto):
         self._argon2 = argon2
         self._hasher: crypto.SecretHasher | None = None
         self._audit_key = ring.index_key("_audit", "head-seal")
+        self._blob_keys: dict[str, AESGCM] = {}
 
     @property
     def active_version(self) -> int:
@@ -59,6 +62,18 @@ class RingCrypto(AbstractVaultCrypto):
 
     def refresh(self) -> None:
         self.ring.refresh()
+
+    def _blob_key(self, purpose: str) -> AESGCM:
+        key = self._blob_keys.get(purpose)
+        if key is None:
+            key = self._blob_keys[purpose] = AESGCM(self.ring.index_key("_blobs", purpose))
+        return key
+
+    def seal_blob(self, purpose: str, aad: bytes, data: bytes) -> bytes:
+        return crypto.seal(self._blob_key(purpose), data, aad)
+
+    def open_blob(self, purpose: str, aad: bytes, blob: bytes) -> bytes:
+        return crypto.open_sealed(self._blob_key(purpose), blob, aad)
 
     @property
     def versions(self) -> list[int]:

@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "subjects.erase": frozenset({"dpo", "admin"}),
     "audit.read": frozenset({"dpo", "admin", "platform"}),
     "keys.manage": frozenset({"admin", "platform"}),
+    "requests.create": frozenset({"app", "dpo", "admin"}),
+    "requests.manage": frozenset({"dpo", "admin"}),
     "tenants.manage": frozenset({"platform"}),
 }
 

@@ -111,7 +111,7 @@ class SubjectStanding:
     status: str  # active | erased | closed | unknown
     minor_until: dt.date | None = None  # a minor until this day (exclusive); kept after
     restricted: bool = False
-    objections: frozenset[str] = frozenset()  # purposes objected to ("*" = all direct marketing)
+    objections: frozenset[str] = frozenset()  # purposes objected to
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +122,8 @@ class Decision:
     def as_dict(self) -> dict[str, object]:
         return {"allowed": self.allowed, "reason": self.reason}
 
+
+OBJECTABLE = frozenset({"legitimate_interests", "public_task"})
 
 ALLOW_BY_BASIS = {
     "contract": Decision(True, "contract"),
@@ -170,9 +172,9 @@ def decide(
         return Decision(False, "account_closed")
     if standing.restricted and rule.legal_basis != "legal_obligation":
         return Decision(False, "subject_restricted")
-    if rule.key in standing.objections or (
-        "*" in standing.objections and rule.legal_basis == "legitimate_interests"
-    ):
+    if rule.key in standing.objections and (
+        rule.legal_basis in OBJECTABLE or rule.sale_or_sharing
+    ):  # GDPR art. 21: legitimate interests, public task, and direct marketing always
         return Decision(False, "objection")
     if rule.legal_basis != "consent":
         return ALLOW_BY_BASIS.get(rule.legal_basis, Decision(False, "no_consent"))

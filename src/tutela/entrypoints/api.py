@@ -7,24 +7,20 @@ Identities (email, phone) travel in request bodies, never in URLs, so they stay 
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import FastAPI, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 import tutela
 from tutela.bootstrap import Runtime, open_runtime
-from tutela.domain.access import Principal
-from tutela.domain.errors import InvalidInput, Unauthenticated
+from tutela.domain.errors import InvalidInput
 from tutela.domain.identities import EMAIL_CATEGORY, PHONE_CATEGORY
 from tutela.domain.subjects import BIRTH_DATE_CATEGORY
-from tutela.entrypoints import api_errors
+from tutela.entrypoints import api_banner, api_consent, api_errors, api_requests
+from tutela.entrypoints.api_auth import AuthCache, Who
 from tutela.services import audit, imports, keys, tenants, vault
 from tutela.settings import Settings
-
-AUTH_CACHE_SECONDS = 2.0
 
 
 class _Body(BaseModel):
@@ -35,6 +31,7 @@ class NewSubject(_Body):
     email: str | None = Field(None, description="Email address (identity, blind-indexed).")
     phone: str | None = Field(None, description="Phone number (identity, stored as E.164).")
     birth_date: str | None = Field(None, description="YYYY-MM-DD.")
+    age: int | None = Field(None, description="Age claimed at registration (without a birth date).")
     fields: dict[str, str] = Field(default_factory=dict, description="category -> value")
 
     def assignments(self) -> dict[str, str]:
@@ -78,44 +75,6 @@ class NewKey(_Body):
     name: str = ""
 
 
-class _AuthCache:
-    """Keys checked in the last two seconds; revocation takes effect within that time."""
-
-    def __init__(self) -> None:
-        self._items: dict[str, tuple[float, Principal]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, token: str) -> Principal | None:
-        item = self._items.get(token)
-        if item is None or item[0] < time.monotonic():
-            return None
-        return item[1]
-
-    def put(self, token: str, principal: Principal) -> None:
-        with self._lock:
-            if len(self._items) > 10_000:
-                self._items.clear()
-            self._items[token] = (time.monotonic() + AUTH_CACHE_SECONDS, principal)
-
-
-def principal(request: Request) -> Principal:
-    """The caller, from its API key (checked keys are cached for a moment)."""
-    header = request.headers.get("authorization", "")
-    token = header[7:] if header.lower().startswith("bearer ") else ""
-    token = token or request.headers.get("x-api-key", "")
-    if not token:
-        raise Unauthenticated("send an API key as `Authorization: Bearer tut_…`")
-    cache: _AuthCache = request.app.state.auth_cache
-    found = cache.get(token)
-    if found is None:
-        found = tenants.authenticate(request.app.state.runtime.ctx, token)
-        cache.put(token, found)
-    return found
-
-
-Who = Annotated[Principal, Depends(principal)]
-
-
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     rt = runtime or open_runtime(settings or Settings.from_env())
     ctx = rt.ctx
@@ -125,7 +84,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         description="Personal-data protection: encrypted subject vault, tenants, audit.",
     )
     app.state.runtime = rt
-    app.state.auth_cache = _AuthCache()
+    app.state.auth_cache = AuthCache()
     api_errors.install(app)
 
     @app.get("/v1/health", tags=["service"])
@@ -139,7 +98,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.post("/v1/subjects", status_code=201, tags=["subjects"])
     def register(body: NewSubject, who: Who) -> dict[str, Any]:
-        return vault.register(ctx, who, body.assignments()).as_dict()
+        return vault.register(ctx, who, body.assignments(), age_claim=body.age).as_dict()
 
     @app.get("/v1/subjects", tags=["subjects"])
     def list_subjects(
@@ -220,4 +179,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         who.require("keys.manage")
         return keys.status(ctx)
 
+    api_consent.install(app)
+    api_requests.install(app)
+    api_banner.install(app)
     return app

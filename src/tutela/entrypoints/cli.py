@@ -37,11 +37,22 @@ keys_app = typer.Typer(
     help="Key-encryption keys: status, rotation, re-wrapping, retirement.", no_args_is_help=True
 )
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+consent_app = typer.Typer(
+    help="The consent ledger: grant, refuse, withdraw, show, check.", no_args_is_help=True
+)
+receipts_app = typer.Typer(help="Signed consent receipts.", no_args_is_help=True)
+requests_app = typer.Typer(
+    help="Data-subject requests: intake, verification, deadlines, execution.",
+    no_args_is_help=True,
+)
 app.add_typer(subjects_app, name="subjects")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(consent_app, name="consent")
+app.add_typer(receipts_app, name="receipts")
+app.add_typer(requests_app, name="requests")
 
 T = TypeVar("T")
 
@@ -247,6 +258,9 @@ def subjects_add(
         list[str] | None, typer.Option("--field", "-f", help="CATEGORY=VALUE, repeatable.")
     ] = None,
     birth_date: Annotated[str | None, typer.Option(help="Birth date, YYYY-MM-DD.")] = None,
+    age: Annotated[
+        int | None, typer.Option(help="Age claimed at registration (when no birth date).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a data subject."""
@@ -263,7 +277,7 @@ def subjects_add(
         if value is not None:
             fields[key] = value
     with runtime() as rt:
-        view = vault.register(rt.ctx, rt.operator(tenant), fields).as_dict()
+        view = vault.register(rt.ctx, rt.operator(tenant), fields, age_claim=age).as_dict()
     emit(view, as_json, lambda: _print_subject(view))
 
 
@@ -622,6 +636,519 @@ def audit_list(
             )
 
     emit(data, as_json, human)
+
+
+# --- consent ----------------------------------------------------------------------------
+
+GuardianEmail = Annotated[
+    str | None, typer.Option("--guardian-email", help="A guardian consents for a minor.")
+]
+VerifiedBy = Annotated[
+    str | None, typer.Option("--verified-by", help="How the guardian was verified.")
+]
+Method = Annotated[
+    str, typer.Option(help="web_form, api, cookie_banner, browser_signal or guardian.")
+]
+Bundled = Annotated[
+    bool,
+    typer.Option(
+        "--bundled",
+        help="Part of an accept-all (does not count where the law asks for separate consent).",
+    ),
+]
+Jurisdiction = Annotated[
+    str | None, typer.Option(help="Jurisdiction (default: the first declared).")
+]
+Language = Annotated[str | None, typer.Option(help="Language of the notice shown.")]
+
+
+def _record_consent(
+    action: str,
+    subject_id: str,
+    purposes: list[str],
+    tenant: str,
+    method: str,
+    bundled: bool,
+    guardian_email: str | None,
+    verified_by: str | None,
+    jurisdiction: str | None,
+    language: str | None,
+    as_json: bool,
+) -> None:
+    from tutela.services import consent
+
+    guardian = None
+    if guardian_email is not None or verified_by is not None:
+        if not guardian_email or not verified_by:
+            fail("guardian consent needs both --guardian-email and --verified-by", 2)
+        guardian = consent.Guardian(guardian_email, verified_by)
+    with runtime() as rt:
+        who = rt.operator(tenant)
+        if action == "withdraw" and not purposes:
+            events = consent.withdraw_all(
+                rt.ctx,
+                who,
+                subject_id,
+                method=method,
+                guardian=guardian,
+                jurisdiction=jurisdiction,
+                language=language,
+            )
+        else:
+            events = consent.record(
+                rt.ctx,
+                who,
+                subject_id,
+                purposes,
+                action,
+                method=method,
+                guardian=guardian,
+                bundled=bundled,
+                jurisdiction=jurisdiction,
+                language=language,
+            )
+
+    def human() -> None:
+        if not events:
+            typer.echo("nothing to withdraw")
+        for e in events:
+            typer.echo(f"{e['action']} {e['purpose']} recorded (receipt {e['id']})")
+
+    emit(events, as_json, human)
+
+
+@consent_app.command("grant")
+def consent_grant(
+    subject_id: str,
+    purposes: Annotated[list[str], typer.Argument(help="Consent-based purposes.")],
+    tenant: TenantOpt = "default",
+    method: Method = "api",
+    bundled: Bundled = False,
+    guardian_email: GuardianEmail = None,
+    verified_by: VerifiedBy = None,
+    jurisdiction: Jurisdiction = None,
+    language: Language = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record consent to purposes (a guardian's, for a minor)."""
+    _record_consent(
+        "grant",
+        subject_id,
+        purposes,
+        tenant,
+        method,
+        bundled,
+        guardian_email,
+        verified_by,
+        jurisdiction,
+        language,
+        as_json,
+    )
+
+
+@consent_app.command("refuse")
+def consent_refuse(
+    subject_id: str,
+    purposes: Annotated[list[str], typer.Argument(help="Consent-based purposes.")],
+    tenant: TenantOpt = "default",
+    method: Method = "api",
+    guardian_email: GuardianEmail = None,
+    verified_by: VerifiedBy = None,
+    jurisdiction: Jurisdiction = None,
+    language: Language = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a refusal of consent."""
+    _record_consent(
+        "refuse",
+        subject_id,
+        purposes,
+        tenant,
+        method,
+        False,
+        guardian_email,
+        verified_by,
+        jurisdiction,
+        language,
+        as_json,
+    )
+
+
+@consent_app.command("withdraw")
+def consent_withdraw(
+    subject_id: str,
+    purposes: Annotated[
+        list[str] | None, typer.Argument(help="Purposes; none withdraws every consent.")
+    ] = None,
+    tenant: TenantOpt = "default",
+    method: Method = "api",
+    guardian_email: GuardianEmail = None,
+    verified_by: VerifiedBy = None,
+    jurisdiction: Jurisdiction = None,
+    language: Language = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Withdraw consent (future processing stops at once; past events stay)."""
+    _record_consent(
+        "withdraw",
+        subject_id,
+        purposes or [],
+        tenant,
+        method,
+        False,
+        guardian_email,
+        verified_by,
+        jurisdiction,
+        language,
+        as_json,
+    )
+
+
+@consent_app.command("show")
+def consent_show(subject_id: str, tenant: TenantOpt = "default", as_json: JsonOpt = False) -> None:
+    """Every declared purpose with the subject's consent state and the current decision."""
+    from tutela.services import consent
+
+    with runtime() as rt:
+        data = consent.show(rt.ctx, rt.operator(tenant), subject_id)
+
+    def human() -> None:
+        if data["minor_until"]:
+            typer.echo(f"minor until {data['minor_until']}")
+        for p in data["purposes"]:
+            mark = "allowed" if p["allowed"] else "refused"
+            state = f" [{p['state']}]" if p["state"] else ""
+            typer.echo(f"{p['purpose']:24} {p['legal_basis']:20}{state} {mark}: {p['reason']}")
+
+    emit(data, as_json, human)
+
+
+@consent_app.command("check")
+def consent_check(
+    subject_id: str, purpose: str, tenant: TenantOpt = "default", as_json: JsonOpt = False
+) -> None:
+    """May this purpose process this subject's data now? Exit 0 either way."""
+    from tutela.domain.consent import REASONS
+    from tutela.services import consent
+
+    with runtime() as rt:
+        decision = consent.check(rt.ctx, rt.operator(tenant), subject_id, purpose)
+    data = {**decision.as_dict(), "explanation": REASONS.get(decision.reason, "")}
+    emit(
+        data,
+        as_json,
+        lambda: typer.echo(
+            f"{'allowed' if decision.allowed else 'refused'}: {decision.reason} "
+            f"({data['explanation']})"
+        ),
+    )
+
+
+@receipts_app.command("show")
+def receipts_show(record_id: str, tenant: TenantOpt = "default", as_json: JsonOpt = False) -> None:
+    """Print the signed receipt (compact JWS) of a consent event."""
+    from tutela.services import consent
+
+    with runtime() as rt:
+        token = consent.receipt(rt.ctx, rt.operator(tenant), record_id)
+    emit({"id": record_id, "receipt": token}, as_json, lambda: typer.echo(token))
+
+
+@receipts_app.command("keys")
+def receipts_keys() -> None:
+    """Print the public keys receipts are signed with (JWKS)."""
+    with runtime() as rt:
+        assert rt.ctx.signer is not None
+        typer.echo(json.dumps(rt.ctx.signer.jwks(), indent=2))
+
+
+@receipts_app.command("rotate-key")
+def receipts_rotate_key(as_json: JsonOpt = False) -> None:
+    """Start signing receipts with a new key; old keys stay published so old receipts verify."""
+    with runtime() as rt:
+        kid = rt.ring.rotate_signing()
+    emit({"active": kid}, as_json, lambda: typer.echo(f"receipts are now signed with {kid}"))
+
+
+@receipts_app.command("verify")
+def receipts_verify(
+    file: Annotated[Path, typer.Argument(help="A receipt (compact JWS) or JSON holding one.")],
+    jwks: Annotated[
+        Path | None,
+        typer.Option(
+            "--jwks", help="Published public keys (JWKS file); default: this installation's keys."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a receipt's signature offline; exit 1 on any change."""
+    from tutela.adapters.signing import verify_jws
+
+    token = _receipt_token(file)
+    if jwks is not None:
+        keys = _json_file(jwks)
+    else:
+        with runtime() as rt:
+            assert rt.ctx.signer is not None
+            keys = rt.ctx.signer.jwks()
+    payload = verify_jws(token, keys)
+    emit(
+        {"valid": True, "receipt": payload},
+        as_json,
+        lambda: typer.echo(
+            f"valid: receipt {payload.get('record_id')} ({payload.get('event', {}).get('state')})"
+        ),
+    )
+
+
+def _json_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidInput(f"{path}: not JSON") from None
+
+
+def _receipt_token(path: Path) -> str:
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path}: not a text file holding a receipt") from None
+    if text.startswith("{"):
+        data = _json_file(path)
+        token = data.get("receipt") if isinstance(data, dict) else None
+        if not isinstance(token, str):
+            raise InvalidInput(f'{path}: JSON without a "receipt" string')
+        return token
+    return text
+
+
+# --- data-subject requests ---------------------------------------------------------------
+
+
+def _print_request(data: dict[str, Any]) -> None:
+    urgency = f" [{data['urgency']}]" if data.get("urgency") else ""
+    typer.echo(f"{data['id']}  {data['type']:16} {data['state']:11} due {data['due']}{urgency}")
+    for entry in data.get("history", []):
+        typer.echo(f"  {entry['at']}  {entry['from'] or '-'} -> {entry['to']}: {entry['note']}")
+    if data.get("result"):
+        typer.echo(f"  result: {json.dumps(data['result'], ensure_ascii=False)}")
+
+
+@requests_app.command("create")
+def requests_create(
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--type",
+            help="access, portability, rectification, "
+            "erasure, restriction, lift_restriction, objection, "
+            "withdraw_consent or account_closure.",
+        ),
+    ],
+    email: Annotated[str | None, typer.Option(help="The subject's email address.")] = None,
+    phone: Annotated[str | None, typer.Option(help="The subject's phone number.")] = None,
+    jurisdiction: Jurisdiction = None,
+    language: Language = None,
+    verified_by: Annotated[
+        str | None,
+        typer.Option(
+            "--verified-by",
+            help="Identity already verified by this "
+            "method (dpo): account_login, id_document, in_person, …",
+        ),
+    ] = None,
+    field: Annotated[
+        list[str] | None, typer.Option("--field", "-f", help="Rectification: CATEGORY=VALUE.")
+    ] = None,
+    purpose: Annotated[
+        str | None, typer.Option(help="Objection: a purpose, or direct_marketing.")
+    ] = None,
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Receive a request naming the subject by email or phone."""
+    from tutela.services import requests
+
+    details: dict[str, Any] = {}
+    if field:
+        details["fields"] = _fields(field)
+    if purpose:
+        details["purpose"] = purpose
+    with runtime() as rt:
+        data = requests.create(
+            rt.ctx,
+            rt.operator(tenant),
+            kind,
+            email=email,
+            phone=phone,
+            jurisdiction=jurisdiction,
+            language=language,
+            details=details or None,
+            verified_by=verified_by,
+        )
+    emit(data, as_json, lambda: _print_request(data))
+
+
+@requests_app.command("list")
+def requests_list(
+    state: Annotated[list[str] | None, typer.Option(help="Only these states.")] = None,
+    limit: Annotated[int, typer.Option(help="How many.")] = 100,
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """The queue: open requests first, overdue and nearly due on top."""
+    from tutela.services import requests
+
+    with runtime() as rt:
+        data = requests.queue(rt.ctx, rt.operator(tenant), states=state, limit=limit)
+
+    def human() -> None:
+        for item in data:
+            _print_request(item)
+
+    emit(data, as_json, human)
+
+
+@requests_app.command("show")
+def requests_show(request_id: str, tenant: TenantOpt = "default", as_json: JsonOpt = False) -> None:
+    """A request with its deadline and history."""
+    from tutela.services import requests
+
+    with runtime() as rt:
+        data = requests.show(rt.ctx, rt.operator(tenant), request_id)
+    emit(data, as_json, lambda: _print_request(data))
+
+
+@requests_app.command("send-code")
+def requests_send_code(
+    request_id: str, tenant: TenantOpt = "default", as_json: JsonOpt = False
+) -> None:
+    """Email the subject a one-time code (6 digits, valid 10 minutes)."""
+    from tutela.services import requests
+
+    with runtime() as rt:
+        data = requests.send_code(rt.ctx, rt.operator(tenant), request_id, client="cli")
+    emit(data, as_json, lambda: _print_request(data))
+
+
+@requests_app.command("verify")
+def requests_verify(
+    request_id: str,
+    code: Annotated[str | None, typer.Option(help="The code the subject received.")] = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            help="Verified another way (dpo): account_login, "
+            "id_document, in_person, signed_letter, …"
+        ),
+    ] = None,
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify the subject's identity by code or by a documented method."""
+    from tutela.services import requests
+
+    if (code is None) == (method is None):
+        fail("give exactly one of --code or --method", 2)
+    with runtime() as rt:
+        who = rt.operator(tenant)
+        if code is not None:
+            data = requests.verify_code(rt.ctx, who, request_id, code)
+        else:
+            assert method is not None
+            data = requests.mark_verified(rt.ctx, who, request_id, method)
+    emit(data, as_json, lambda: _print_request(data))
+
+
+@requests_app.command("approve")
+def requests_approve(
+    request_id: str, tenant: TenantOpt = "default", as_json: JsonOpt = False
+) -> None:
+    """Approve a verified request for execution."""
+    from tutela.services import requests
+
+    with runtime() as rt:
+        data = requests.approve(rt.ctx, rt.operator(tenant), request_id)
+    emit(data, as_json, lambda: _print_request(data))
+
+
+@requests_app.command("reject")
+def requests_reject(
+    request_id: str,
+    reason: Annotated[str, typer.Option(help="Shown to the subject.")],
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Reject a request, with the reason the subject is told."""
+    from tutela.services import requests
+
+    with runtime() as rt:
+        data = requests.reject(rt.ctx, rt.operator(tenant), request_id, reason)
+    emit(data, as_json, lambda: _print_request(data))
+
+
+@requests_app.command("extend")
+def requests_extend(
+    request_id: str,
+    reason: Annotated[str, typer.Option(help="Why more time is needed (told to the subject).")],
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Extend the deadline where the jurisdiction allows (once, within the first period)."""
+    from tutela.services import requests
+
+    with runtime() as rt:
+        data = requests.extend(rt.ctx, rt.operator(tenant), request_id, reason)
+    emit(data, as_json, lambda: _print_request(data))
+
+
+@requests_app.command("cancel")
+def requests_cancel(
+    request_id: str, tenant: TenantOpt = "default", as_json: JsonOpt = False
+) -> None:
+    """Cancel a pending request (the subject changed their mind)."""
+    from tutela.services import requests
+
+    with runtime() as rt:
+        data = requests.cancel(rt.ctx, rt.operator(tenant), request_id)
+    emit(data, as_json, lambda: _print_request(data))
+
+
+@requests_app.command("run")
+def requests_run(request_id: str, tenant: TenantOpt = "default", as_json: JsonOpt = False) -> None:
+    """Execute a verified request to the end (resumes an interrupted one)."""
+    from tutela.services import request_runner
+
+    with runtime() as rt:
+        data = request_runner.run(rt.ctx, rt.operator(tenant), request_id)
+    emit(data, as_json, lambda: _print_request(data))
+
+
+@requests_app.command("download")
+def requests_download(
+    request_id: str,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the ZIP.")],
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a completed access request's package (ZIP) to a file."""
+    from tutela.services import packages, requests
+
+    with runtime() as rt:
+        who = rt.operator(tenant)
+        package_id = requests.package_of(rt.ctx, who, request_id)
+        content = packages.fetch(rt.ctx, who.tenant_id, package_id)
+    output.write_bytes(content)
+    output.chmod(0o600)
+    emit(
+        {"output": str(output), "size": len(content)},
+        as_json,
+        lambda: typer.echo(f"wrote {output} ({len(content)} bytes)"),
+    )
 
 
 def main() -> None:

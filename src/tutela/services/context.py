@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tutela.domain.subjects import CategoryCatalog
-from tutela.services.ports import AbstractKeyStore, AbstractUnitOfWork, AbstractVaultCrypto
+from tutela.services.decisions import DecisionCache
+from tutela.services.ports import (
+    AbstractKeyStore,
+    AbstractMailer,
+    AbstractReceiptSigner,
+    AbstractUnitOfWork,
+    AbstractVaultCrypto,
+)
 
 
 def now_micros() -> int:
@@ -33,4 +40,13 @@ class Context:
     declarations: CategoryCatalog
     clock: Callable[[], int] = now_micros
     new_id: Callable[[], str] = new_uuid
+    declarations_version: int | None = None
+    minimum_age: int = 16
+    signer: AbstractReceiptSigner | None = None
+    decisions: DecisionCache | None = None
+    withdrawal_follow_up: str = "none"  # none | erase_exclusive (queued for the requests)
+    mailer: AbstractMailer | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    pipl_response_days: int = 30
+    package_days: int = 7
     extras: dict[str, Any] = field(default_factory=dict)

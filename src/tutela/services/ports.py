@@ -10,9 +10,12 @@ import abc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tutela.domain.audit import AuditEntry, AuditEvent
+
+if TYPE_CHECKING:
+    from tutela.services.visitors import AbstractVisitorRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +185,9 @@ class AbstractUnitOfWork(abc.ABC):
     tenants: AbstractTenantRepository
     api_keys: AbstractApiKeyRepository
     declarations: AbstractDeclarationStore
+    consent: AbstractConsentRepository
+    requests: AbstractRequestRepository
+    visitors: AbstractVisitorRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self
@@ -279,6 +285,13 @@ class AbstractVaultCrypto(abc.ABC):
     def refresh(self) -> None:
         """Pick up key ring changes made by another process."""
 
+    @abc.abstractmethod
+    def seal_blob(self, purpose: str, aad: bytes, data: bytes) -> bytes:
+        """Encrypt data that belongs to no subject key (requests, outbox, packages)."""
+
+    @abc.abstractmethod
+    def open_blob(self, purpose: str, aad: bytes, blob: bytes) -> bytes: ...
+
     @property
     @abc.abstractmethod
     def versions(self) -> list[int]: ...
@@ -289,3 +302,221 @@ class AbstractVaultCrypto(abc.ABC):
 
     @abc.abstractmethod
     def retire(self, version: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    """One event of the consent ledger as stored (``seq`` is the ledger order)."""
+
+    id: str
+    tenant_id: str
+    subject_id: str
+    purpose: str
+    action: str
+    at: int
+    by: str
+    bundled: bool
+    method: str
+    jurisdiction: str
+    language: str
+    policy_version: int | None
+    guardian_ref: bytes | None = None
+    guardian_verified_by: str | None = None
+    user_agent: str | None = None
+    ip_hash: bytes | None = None
+    receipt: str | None = None
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What the consent checks need to know about a subject beyond its consents."""
+
+    minor_until: Any = None  # datetime.date | None
+    restricted: bool = False
+    objections: frozenset[str] = frozenset()
+
+
+class AbstractConsentRepository(abc.ABC):
+    @abc.abstractmethod
+    def append(self, record: ConsentRecord) -> int:
+        """Insert an event; returns its ledger sequence number."""
+
+    @abc.abstractmethod
+    def save_state(self, tenant_id: str, subject_id: str, purpose: str, state: Any) -> None:
+        """Store a folded state unless a later event's state is already stored."""
+
+    @abc.abstractmethod
+    def states(self, tenant_id: str, subject_id: str) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def events(self, tenant_id: str, subject_id: str) -> list[ConsentRecord]: ...
+
+    @abc.abstractmethod
+    def event(self, tenant_id: str, record_id: str) -> ConsentRecord | None: ...
+
+    @abc.abstractmethod
+    def standing(self, tenant_id: str, subject_id: str) -> Standing | None: ...
+
+    @abc.abstractmethod
+    def save_standing(self, tenant_id: str, subject_id: str, standing: Standing) -> None: ...
+
+    @abc.abstractmethod
+    def note_change(self, tenant_id: str, subject_id: str, now: int) -> None:
+        """Record that decisions about this subject changed (other processes refresh)."""
+
+    @abc.abstractmethod
+    def changes_since(self, seq: int, gaps: Sequence[int]) -> list[tuple[int, str, str]]:
+        """(seq, tenant, subject) of changes after ``seq`` or at one of the ``gaps``."""
+
+    @abc.abstractmethod
+    def last_change(self) -> int: ...
+
+    @abc.abstractmethod
+    def enqueue(self, kind: str, tenant_id: str, subject_id: str, payload: str, now: int) -> None:
+        """Queue a follow-up job (e.g. erasure after a withdrawal) for the request engine."""
+
+
+class AbstractReceiptSigner(abc.ABC):
+    @abc.abstractmethod
+    def sign(self, payload: dict[str, Any]) -> str: ...
+
+    @abc.abstractmethod
+    def jwks(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """A data-subject request as stored (identity and details encrypted)."""
+
+    id: str
+    tenant_id: str
+    type: str
+    state: str
+    jurisdiction: str
+    language: str
+    identity_kind: str
+    identity_digest: bytes
+    identity_enc: bytes
+    subject_id: str | None
+    received_at: int
+    due_at: int
+    paused_days: int = 0
+    extended: bool = False
+    extension_reason: str | None = None
+    rejection_reason: str | None = None
+    verifying_since: int | None = None
+    verified_at: int | None = None
+    verified_by: str | None = None
+    details_enc: bytes | None = None
+    result: str | None = None
+    checkpoint: str | None = None
+    attempts: int = 0
+    updated_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    request_id: str
+    code_hash: bytes
+    expires_at: int
+    attempts: int
+    sent_at: int
+
+
+class AbstractRequestRepository(abc.ABC):
+    @abc.abstractmethod
+    def add(self, record: RequestRecord) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, tenant_id: str, request_id: str, *, lock: bool = False) -> RequestRecord | None:
+        """``lock`` takes the row for update (workers: one runner per request)."""
+
+    @abc.abstractmethod
+    def save(self, record: RequestRecord) -> None: ...
+
+    @abc.abstractmethod
+    def queue(
+        self, tenant_id: str, states: Sequence[str] | None, limit: int
+    ) -> list[RequestRecord]:
+        """Open ones by due date first (overdue and nearly due on top)."""
+
+    @abc.abstractmethod
+    def by_identity(self, tenant_id: str, kind: str, digest: bytes) -> list[RequestRecord]: ...
+
+    @abc.abstractmethod
+    def add_event(
+        self,
+        tenant_id: str,
+        request_id: str,
+        at: int,
+        from_state: str | None,
+        to_state: str,
+        actor: str,
+        note: str,
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def events(self, request_id: str) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def verification(self, request_id: str) -> Verification | None: ...
+
+    @abc.abstractmethod
+    def save_verification(self, verification: Verification) -> None: ...
+
+    @abc.abstractmethod
+    def drop_verification(self, request_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def count_rate(self, kind: str, key: bytes, since: int) -> int: ...
+
+    @abc.abstractmethod
+    def note_rate(self, kind: str, key: bytes, at: int) -> None: ...
+
+    @abc.abstractmethod
+    def queue_mail(self, tenant_id: str, kind: str, message_enc: bytes, now: int) -> int: ...
+
+    @abc.abstractmethod
+    def claim_mail(
+        self, now: int, lease_until: int, limit: int
+    ) -> list[tuple[int, str, str, bytes, int]]:
+        """(id, tenant, kind, message, attempts) of mail due for delivery, leased until then."""
+
+    @abc.abstractmethod
+    def mail_done(
+        self, mail_id: int, now: int, error: str | None, retry_at: int | None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def add_package(
+        self,
+        package_id: str,
+        tenant_id: str,
+        request_id: str,
+        now: int,
+        expires_at: int,
+        content_enc: bytes,
+        size: int,
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def package(self, tenant_id: str, package_id: str) -> tuple[str, int, bytes] | None:
+        """(request id, expires_at, encrypted content)."""
+
+    @abc.abstractmethod
+    def delete_expired_packages(self, now: int) -> int: ...
+
+
+class MailError(Exception):
+    """Delivery failed; ``permanent`` when retrying cannot help."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class AbstractMailer(abc.ABC):
+    @abc.abstractmethod
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Deliver one plain-text message or raise MailError."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tutela.domain import identities
 from tutela.domain.access import Principal
@@ -17,15 +17,18 @@ from tutela.domain.audit import AuditEvent
 from tutela.domain.errors import Conflict, InvalidInput, NotFound, SubjectErased
 from tutela.domain.subjects import (
     ACTIVE,
+    BIRTH_DATE_CATEGORY,
     ERASED,
     FieldChange,
     SubjectView,
     check_changes,
 )
+from tutela.services import consent
 from tutela.services.context import Context
 from tutela.services.ports import (
     AbstractCipher,
     AbstractUnitOfWork,
+    Standing,
     StoredField,
     SubjectRecord,
 )
@@ -55,13 +58,21 @@ def _stored(ctx: Context, cipher: AbstractCipher, change: FieldChange) -> Stored
     return StoredField(change.category, "e", cipher.encrypt(change.category, change.value))
 
 
-def register(ctx: Context, who: Principal, fields: Mapping[str, str]) -> SubjectView:
-    """Register a new subject with its fields; returns it as its reader would see it."""
+def register(
+    ctx: Context, who: Principal, fields: Mapping[str, str], *, age_claim: int | None = None
+) -> SubjectView:
+    """Register a new subject with its fields; returns it as its reader would see it.
+
+    A birth date (or, without one, an age claim) below the minimum age marks the subject as
+    a minor: consent-based purposes then need a guardian's consent first.
+    """
     who.require("subjects.write")
     if not fields:
         raise InvalidInput("a subject needs at least one field (e.g. an email address)")
     tenant = who.tenant_id
     changes = check_changes(ctx.declarations, fields, today=_today(ctx), creating=True)
+    birth = next((c.value for c in changes if c.category == BIRTH_DATE_CATEGORY), None)
+    standing = consent.standing_at_registration(ctx, birth, age_claim)
     subject_id = ctx.new_id()
     dek, wrapped = ctx.crypto.new_key(tenant, subject_id)
     cipher = ctx.crypto.cipher(dek, tenant, subject_id)
@@ -88,6 +99,8 @@ def register(ctx: Context, who: Principal, fields: Mapping[str, str]) -> Subject
                 "look it up instead of registering it again",
                 details={"identity": kinds},
             ) from None
+        if standing is not None:
+            uow.consent.save_standing(tenant, subject_id, standing)
         uow.audit.append(
             AuditEvent(
                 "subject.create", who.actor, tenant, subject_id, [c.category for c in changes]
@@ -233,6 +246,13 @@ def update(
                 digest = ctx.crypto.index(tenant, change.lookup, change.normalized)
                 uow.subjects.add_lookup(tenant, change.lookup, digest, subject_id)
         uow.subjects.touch(tenant, subject_id, now)
+        birth = next((c for c in changes if c.category == BIRTH_DATE_CATEGORY), None)
+        if birth is not None and birth.value is not None:  # a removal keeps what is known
+            kept = uow.consent.standing(tenant, subject_id) or Standing()
+            fresh = consent.standing_at_registration(ctx, birth.value, None)
+            minor = fresh.minor_until if fresh else None
+            uow.consent.save_standing(tenant, subject_id, replace(kept, minor_until=minor))
+            uow.consent.note_change(tenant, subject_id, now)
         uow.audit.append(
             AuditEvent(
                 "subject.update",
@@ -250,6 +270,8 @@ def update(
             uow.subjects.fields(tenant, subject_id),
         )
         uow.commit()
+    if ctx.decisions is not None:
+        ctx.decisions.invalidate(tenant, subject_id)
     return view
 
 
@@ -324,8 +346,11 @@ def erase(ctx: Context, who: Principal, subject_id: str, reason: str) -> Subject
             ),
             now,
         )
+        uow.consent.note_change(tenant, subject_id, now)
         ctx.keys.delete(subject_id)  # the point of no return: every copy becomes unreadable
         uow.commit()
+    if ctx.decisions is not None:
+        ctx.decisions.invalidate(tenant, subject_id)
     return SubjectView(subject_id, tenant, ERASED, record.created_at, now)
 
 

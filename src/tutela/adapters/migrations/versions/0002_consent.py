@@ -1,8 +1,8 @@
-"""consent ledger
+"""consent ledger, cookie banner and job queue
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-21 23:50:34.871851
+Create Date: 2026-11-21 23:58:33.566370
 """
 
 from __future__ import annotations
@@ -30,6 +30,53 @@ def upgrade() -> None:
         sa.Column("at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_decision_changes")),
     )
+    op.create_table(
+        "jobs",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("kind", sa.String(length=50), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("subject_id", sa.String(length=36), nullable=True),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.Column("run_after", sa.BigInteger(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
+    )
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.create_index("ix_jobs_state_run_after", ["state", "run_after"], unique=False)
+
+    op.create_table(
+        "visitor_choices",
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("visitor_id", sa.String(length=64), nullable=False),
+        sa.Column("choices", sa.Text(), nullable=False),
+        sa.Column("gpc", sa.Boolean(), nullable=False),
+        sa.Column("method", sa.String(length=20), nullable=False),
+        sa.Column("language", sa.String(length=20), nullable=False),
+        sa.Column("at", sa.BigInteger(), nullable=False),
+        sa.Column("user_agent", sa.String(length=500), nullable=True),
+        sa.Column("ip_hash", sa.LargeBinary(length=32), nullable=True),
+        sa.Column("subject_id", sa.String(length=36), nullable=True),
+        sa.Column("linked_at", sa.BigInteger(), nullable=True),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_visitor_choices")),
+    )
+    with op.batch_alter_table("visitor_choices", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_visitor_choices_visitor", ["tenant_id", "visitor_id", "seq"], unique=False
+        )
+
     op.create_table(
         "consent_events",
         sa.Column(
@@ -104,4 +151,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_consent_events_subject")
 
     op.drop_table("consent_events")
+    with op.batch_alter_table("visitor_choices", schema=None) as batch_op:
+        batch_op.drop_index("ix_visitor_choices_visitor")
+
+    op.drop_table("visitor_choices")
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_index("ix_jobs_state_run_after")
+
+    op.drop_table("jobs")
     op.drop_table("decision_changes")

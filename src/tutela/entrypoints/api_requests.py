@@ -1,0 +1,163 @@
+"""Data-subject requests over HTTP, and the public download of access packages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from tutela.domain.errors import InvalidInput, NotFound
+from tutela.entrypoints.api_auth import Who
+from tutela.services import packages, request_runner, requests
+from tutela.services.context import Context
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewRequest(_Body):
+    type: Literal[
+        "access",
+        "portability",
+        "rectification",
+        "erasure",
+        "restriction",
+        "lift_restriction",
+        "objection",
+        "withdraw_consent",
+        "account_closure",
+    ]
+    email: str | None = None
+    phone: str | None = None
+    jurisdiction: str | None = None
+    language: str | None = None
+    details: dict[str, Any] | None = Field(
+        None,
+        description='rectification: {"fields": {category: value}}; objection: '
+        '{"purpose": key or "direct_marketing"}',
+    )
+    verified_by: str | None = Field(None, description="Identity verified already (dpo scope).")
+
+
+class Verify(_Body):
+    code: str | None = None
+    method: str | None = Field(None, description="Operator verification method (dpo scope).")
+
+
+class Reason(_Body):
+    reason: str
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def install(app: FastAPI) -> None:
+    ctx: Context = app.state.runtime.ctx
+
+    @app.post("/v1/requests", status_code=201, tags=["requests"])
+    def create(body: NewRequest, who: Who) -> dict[str, Any]:
+        return requests.create(
+            ctx,
+            who,
+            body.type,
+            email=body.email,
+            phone=body.phone,
+            jurisdiction=body.jurisdiction,
+            language=body.language,
+            details=body.details,
+            verified_by=body.verified_by,
+        )
+
+    @app.get("/v1/requests", tags=["requests"])
+    def queue(
+        who: Who,
+        state: Annotated[list[str] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[dict[str, Any]]:
+        return requests.queue(ctx, who, states=state, limit=limit)
+
+    @app.get("/v1/requests/{request_id}", tags=["requests"])
+    def show(request_id: str, who: Who) -> dict[str, Any]:
+        return requests.show(ctx, who, request_id)
+
+    @app.post("/v1/requests/{request_id}/code", tags=["requests"])
+    def send_code(request_id: str, who: Who, request: Request) -> dict[str, Any]:
+        return requests.send_code(ctx, who, request_id, client=_client(request))
+
+    @app.post("/v1/requests/{request_id}/verify", tags=["requests"])
+    def verify(request_id: str, body: Verify, who: Who) -> dict[str, Any]:
+        if (body.code is None) == (body.method is None):
+            raise InvalidInput("give exactly one of code or method")
+        if body.code is not None:
+            return requests.verify_code(ctx, who, request_id, body.code)
+        assert body.method is not None
+        return requests.mark_verified(ctx, who, request_id, body.method)
+
+    @app.post("/v1/requests/{request_id}/approve", tags=["requests"])
+    def approve(request_id: str, who: Who) -> dict[str, Any]:
+        return requests.approve(ctx, who, request_id)
+
+    @app.post("/v1/requests/{request_id}/reject", tags=["requests"])
+    def reject(request_id: str, body: Reason, who: Who) -> dict[str, Any]:
+        return requests.reject(ctx, who, request_id, body.reason)
+
+    @app.post("/v1/requests/{request_id}/extend", tags=["requests"])
+    def extend(request_id: str, body: Reason, who: Who) -> dict[str, Any]:
+        return requests.extend(ctx, who, request_id, body.reason)
+
+    @app.post("/v1/requests/{request_id}/cancel", tags=["requests"])
+    def cancel(request_id: str, who: Who) -> dict[str, Any]:
+        return requests.cancel(ctx, who, request_id)
+
+    @app.post("/v1/requests/{request_id}/run", tags=["requests"])
+    def run(request_id: str, who: Who) -> dict[str, Any]:
+        return request_runner.run(ctx, who, request_id)
+
+    @app.get("/v1/requests/{request_id}/package", tags=["requests"])
+    def package(request_id: str, who: Who) -> Response:
+        package_id = requests.package_of(ctx, who, request_id)
+        content = packages.fetch(ctx, who.tenant_id, package_id)
+        return _zip(content, request_id)
+
+    @app.get("/v1/requests/{request_id}/link", tags=["requests"])
+    def link(request_id: str, who: Who) -> dict[str, str]:
+        """The signed, expiring download link to hand to the subject."""
+        return {"link": requests.download_link(ctx, who, request_id)}
+
+    @app.get("/v1/packages/{tenant}/{package_id}", tags=["requests"], response_model=None)
+    def download(tenant: str, package_id: str, expires: int = 0, token: str = "") -> Response:
+        """The subject's download link: a readable page, not a raw error, when it expired."""
+        try:
+            content = packages.fetch(ctx, tenant, package_id, expires=expires, token=token)
+        except (InvalidInput, NotFound) as exc:
+            return HTMLResponse(
+                _problem_page(exc.message), status_code=404 if isinstance(exc, NotFound) else 400
+            )
+        return _zip(content, package_id)
+
+
+def _zip(content: bytes, name: str) -> Response:
+    return Response(
+        content,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="personal-data-{name[:8]}.zip"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _problem_page(message: str) -> str:
+    import html
+
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Download '
+        "unavailable</title><style>body{font-family:sans-serif;max-width:40rem;margin:4rem "
+        "auto;padding:0 1rem}</style></head><body><h1>This download is not available</h1>"
+        f"<p>{html.escape(message[:1].upper() + message[1:])}.</p>"
+        "<p>You can ask for a new copy of your data in the privacy center.</p></body></html>"
+    )

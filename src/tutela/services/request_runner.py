@@ -1,0 +1,290 @@
+"""Executing a verified request to the end: what each request type does to the data.
+
+A run is resumable: the request is ``in_progress`` from its first step, each finished step
+is written to its checkpoint, and a run started again (after a crash or ``kill -9``) skips
+the steps already done. Steps are idempotent (erasing what is already erased changes
+nothing). A request is marked completed only after every step has finished.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from tutela.domain.access import Principal
+from tutela.domain.subjects import ERASED
+from tutela.services import consent, mail, packages, vault
+from tutela.services import requests as intake
+from tutela.services.context import Context
+from tutela.services.ports import RequestRecord, Standing
+
+Step = Callable[[Context, Principal, RequestRecord], dict[str, Any]]
+VAULT = "vault"
+
+
+def run(ctx: Context, who: Principal, request_id: str) -> dict[str, Any]:
+    """Run a verified (or resume an interrupted) request; returns the completed request."""
+    who.require("requests.manage")
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        record = intake._get(uow, who.tenant_id, request_id, lock=True)
+        if record.state == "verified":
+            record = intake._transition(
+                uow, ctx, who, record, "in_progress", "execution started", now, attempts=1
+            )
+        elif record.state == "in_progress":
+            record = replace(record, attempts=record.attempts + 1, updated_at=now)
+            uow.requests.save(record)
+        else:
+            from tutela.domain.errors import Conflict
+
+            hint = " verify the subject first" if record.state in ("received", "verifying") else ""
+            raise Conflict(f"the request is {record.state}; only verified requests run.{hint}")
+        uow.commit()
+    checkpoint: dict[str, Any] = json.loads(record.checkpoint or "{}")
+    for name, step in STEPS[record.type]:
+        if name in checkpoint:
+            continue
+        checkpoint[name] = step(ctx, who, record)
+        with ctx.uow() as uow:
+            current = intake._get(uow, who.tenant_id, request_id, lock=True)
+            uow.requests.save(
+                replace(current, checkpoint=json.dumps(checkpoint), updated_at=ctx.clock())
+            )
+            uow.commit()
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        current = intake._get(uow, who.tenant_id, request_id, lock=True)
+        done = intake._transition(
+            uow,
+            ctx,
+            who,
+            current,
+            "completed",
+            f"{record.type} completed",
+            now,
+            result=json.dumps(checkpoint),
+        )
+        _tell_subject(ctx, uow, done, checkpoint, now)
+        uow.commit()
+    if ctx.mailer is not None:
+        mail.deliver(ctx, ctx.mailer)
+    return intake.view(ctx, done)
+
+
+def _tell_subject(
+    ctx: Context, uow: Any, record: RequestRecord, result: dict[str, Any], now: int
+) -> None:
+    package = result.get("package", {})
+    link = (
+        packages.link(ctx, record.tenant_id, package["package_id"], package["expires"])
+        if "package_id" in package
+        else None
+    )
+    body = f"Your {record.type.replace('_', ' ')} request is complete.\n"
+    if link:
+        body += f"\nDownload your data (the link expires):\n{link}\n"
+    intake._notify(
+        ctx, uow, record, f"Your {record.type.replace('_', ' ')} request is complete", body, now
+    )
+
+
+# -- steps --------------------------------------------------------------------------------
+
+
+def _subject(record: RequestRecord) -> str | None:
+    return record.subject_id
+
+
+def vault_access(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
+    sid = _subject(record)
+    if sid is None:
+        return {"found": 0}
+    view = vault.read(ctx, who, sid, action="request.access")
+    categories = {c: [c] for c in view.fields}
+    return {
+        "found": len(view.fields),
+        "rows": [
+            {
+                name: {"value": value, "categories": categories[name]}
+                for name, value in sorted(view.fields.items())
+            }
+        ]
+        if view.fields
+        else [],
+        "hashed": list(view.hashed),
+    }
+
+
+def consent_access(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
+    sid = _subject(record)
+    if sid is None:
+        return {"found": 0}
+    shown = consent.show(ctx, who, sid)
+    rows = [
+        {
+            k: {"value": e[k], "categories": ["user.privacy_preferences"]}
+            for k in ("purpose", "action", "at", "method", "by")
+        }
+        for e in shown["events"]
+    ]
+    return {"found": len(rows), "rows": rows}
+
+
+def access_package(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
+    """Gather everything in memory and store it only as the encrypted package: no personal
+    value is ever written to the request's checkpoint or result."""
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {
+        "tutela": {
+            "subject": vault_access(ctx, who, record).get("rows", []),
+            "consent": consent_access(ctx, who, record).get("rows", []),
+        }
+    }
+    for store, collections in dataset_access(ctx, who, record).items():
+        found[store] = collections
+    now = ctx.clock()
+    content = packages.build_zip(found, record.language, now)
+    with ctx.uow() as uow:
+        info = packages.store(ctx, uow, record.tenant_id, record.id, content, now)
+        uow.commit()
+    counts = {s: {c: len(r) for c, r in cs.items()} for s, cs in found.items()}
+    return {**info, "counts": counts}
+
+
+def dataset_access(
+    ctx: Context, who: Principal, record: RequestRecord
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Rows of the application's own databases (see ``datasets``); none are declared yet."""
+    return {}
+
+
+def vault_erasure(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
+    """Erase the vault data; what a retention rule of a legal obligation keeps is named."""
+    sid = _subject(record)
+    if sid is None:
+        return {"erased": False, "reason": "no data in the vault"}
+    with ctx.uow(read_only=True) as uow:
+        subject = uow.subjects.get(record.tenant_id, sid)
+        names = [f.category for f in uow.subjects.fields(record.tenant_id, sid)]
+    if subject is None or subject.status == ERASED:
+        return {"erased": True, "already": True}
+    kept = _exempt(ctx, names, subject.created_at)
+    if not kept:
+        vault.erase(ctx, who, sid, f"erasure request {record.id}")
+        return {"erased": True, "kept": []}
+    removable = [n for n in names if n not in {k["category"] for k in kept}]
+    if removable:
+        vault.update(ctx, who, sid, dict.fromkeys(removable))
+    return {"erased": True, "removed": removable, "kept": kept}
+
+
+def _exempt(ctx: Context, names: list[str], created_at: int) -> list[dict[str, Any]]:
+    """Categories a legal obligation requires keeping, with why and until when."""
+    kept: list[dict[str, Any]] = []
+    purposes = getattr(ctx.declarations, "purposes", ())
+    created = dt.datetime.fromtimestamp(created_at / 1_000_000, tz=dt.UTC)
+    for name in names:
+        for purpose in purposes:
+            if purpose.legal_basis != "legal_obligation" or name not in purpose.categories:
+                continue
+            if purpose.retention is None:
+                continue
+            until = purpose.retention.keep_duration.add_to(created).date()
+            if until <= created.date() or until < dt.datetime.now(dt.UTC).date():
+                continue
+            kept.append(
+                {
+                    "category": name,
+                    "purpose": purpose.key,
+                    "why": purpose.description or f"required by law ({purpose.key})",
+                    "until": until.isoformat(),
+                    "counted_from": purpose.retention.after,
+                }
+            )
+            break
+    return kept
+
+
+def vault_rectification(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
+    sid = _subject(record)
+    if sid is None:
+        return {"corrected": [], "reason": "no data in the vault"}
+    fields = intake.details_of(ctx, record).get("fields", {})
+    vault.update(ctx, who, sid, fields)
+    return {"corrected": sorted(fields)}
+
+
+def _standing_change(
+    ctx: Context, record: RequestRecord, change: Callable[[Standing], Standing]
+) -> dict[str, Any]:
+    sid = _subject(record)
+    if sid is None:
+        return {"applied": False, "reason": "no data in the vault"}
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        current = uow.consent.standing(record.tenant_id, sid) or Standing()
+        uow.consent.save_standing(record.tenant_id, sid, change(current))
+        uow.consent.note_change(record.tenant_id, sid, now)
+        uow.commit()
+    if ctx.decisions is not None:
+        ctx.decisions.invalidate(record.tenant_id, sid)
+    return {"applied": True}
+
+
+def restrict(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
+    return _standing_change(ctx, record, lambda s: replace(s, restricted=True))
+
+
+def lift(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
+    return _standing_change(ctx, record, lambda s: replace(s, restricted=False))
+
+
+def object_to(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
+    purpose = intake.details_of(ctx, record).get("purpose")
+    purposes = getattr(ctx.declarations, "purposes", ())
+    if purpose == "direct_marketing":
+        keys = {p.key for p in purposes if p.use.startswith("marketing")}
+    else:
+        keys = {str(purpose)}
+    result = _standing_change(ctx, record, lambda s: replace(s, objections=s.objections | keys))
+    return {**result, "purposes": sorted(keys)}
+
+
+def withdraw(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
+    sid = _subject(record)
+    if sid is None:
+        return {"withdrawn": []}
+    events = consent.withdraw_all(ctx, who, sid, language=record.language)
+    return {"withdrawn": sorted(e["purpose"] for e in events)}
+
+
+def close_account(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
+    sid = _subject(record)
+    if sid is None:
+        return {"closed": False, "reason": "no account in the vault"}
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        subject = uow.subjects.get(record.tenant_id, sid)
+        if subject is not None and subject.status not in (ERASED, "closed"):
+            uow.subjects.set_status(record.tenant_id, sid, "closed", now)
+            uow.consent.note_change(record.tenant_id, sid, now)
+        uow.commit()
+    if ctx.decisions is not None:
+        ctx.decisions.invalidate(record.tenant_id, sid)
+    return {"closed": True}
+
+
+STEPS: dict[str, list[tuple[str, Step]]] = {
+    "access": [("package", access_package)],
+    "portability": [("package", access_package)],
+    "rectification": [(VAULT, vault_rectification)],
+    "erasure": [("withdraw", withdraw), (VAULT, vault_erasure)],
+    "restriction": [("restrict", restrict)],
+    "lift_restriction": [("lift", lift)],
+    "objection": [("object", object_to)],
+    "withdraw_consent": [("withdraw", withdraw)],
+    "account_closure": [("withdraw", withdraw), (VAULT, vault_erasure), ("close", close_account)],
+}
