@@ -1,4 +1,4 @@
-"""Loading the Fides sample shop (shared/fixtures/fides-postgres-example) into a database.
+"""Loading the Fides sample shop (tests/fixtures/fides-shop) into a database.
 
 The SQL is PostgreSQL's; :func:`sqlite_statements` translates it mechanically for SQLite and
 :func:`postgres_statements` moves it into a schema of its own, so that tests can run next to
@@ -20,15 +20,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _fixture_dir() -> Path:
-    for base in (ROOT, *ROOT.parents):
-        candidate = base / "shared" / "fixtures" / "fides-postgres-example"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("shared/fixtures/fides-postgres-example not found")
-
-
-FIXTURE = _fixture_dir()
+FIXTURE = ROOT / "tests" / "fixtures" / "fides-shop"  # copied with its NOTICE.md
 DATASET_FILE = FIXTURE / "postgres_example_test_dataset.yml"
 SQL_FILE = FIXTURE / "postgres_sample.sql"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from tutela.services.ports import AbstractMailer, AbstractUnitOfWork
 from tutela.settings import Settings
 
 if TYPE_CHECKING:
+    from tutela.datasets.ports import AbstractConnector
     from tutela.declarations import Declarations
 
 
@@ -69,14 +71,40 @@ class NoDeclarations:
         return None
 
 
-def _stored_declarations(engine: Engine) -> tuple[int | None, Declarations | None]:
+def _stored_declarations(engine: Engine) -> tuple[int | None, Declarations | None, str | None]:
     from tutela.declarations import Declarations
 
     with SqlUnitOfWork(engine, lambda _b: b"") as uow:
         current = uow.declarations.current()
+        source = uow.declarations.source() if current else None
     if current is None:
-        return None, None
-    return current[0], Declarations.model_validate_json(current[2])
+        return None, None, None
+    return current[0], Declarations.model_validate_json(current[2]), source
+
+
+def _connector_factory(
+    declarations: Declarations, source: str | None, ring: KeyRing
+) -> Callable[[], list[AbstractConnector]]:
+    """Connectors are opened on first use (and kept): dataset files are read relative to
+    the declaration file they were loaded with."""
+    opened: list[AbstractConnector] = []
+
+    def connectors() -> list[AbstractConnector]:
+        if opened:
+            return opened
+        from tutela.adapters.connectors import open_sql_connectors
+
+        base = Path(source).parent if source else Path.cwd()
+        taxonomy = declarations.taxonomy
+        parents = {e.key: e.parent for e in taxonomy.categories} if taxonomy else {}
+        hash_key = ring.index_key("_datasets", "erasure-hash")
+        for entry in declarations.datasets:
+            opened.extend(
+                open_sql_connectors(entry, base_dir=base, parents=parents, hash_key=hash_key)
+            )
+        return opened
+
+    return connectors
 
 
 def _mailer(settings: Settings, declarations: Declarations | None) -> AbstractMailer | None:
@@ -110,7 +138,9 @@ def open_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime:
         schema.require_current(engine)
     crypto = RingCrypto(ring, settings.argon2)
     keystore = SqlKeyStore(key_engine)
-    declarations_id, declarations = _stored_declarations(engine) if require_schema else (None, None)
+    declarations_id, declarations, source = (
+        _stored_declarations(engine) if require_schema else (None, None, None)
+    )
     ctx = Context(
         uow=lambda read_only=False: SqlUnitOfWork(engine, crypto.seal, read_only=read_only),
         keys=keystore,
@@ -128,6 +158,8 @@ def open_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime:
         pipl_response_days=settings.pipl_response_days,
         package_days=settings.package_days,
     )
+    if declarations is not None and declarations.datasets:
+        ctx.connectors = _connector_factory(declarations, source, ring)
     return Runtime(settings, engine, key_engine, ring, ctx, declarations, declarations_id)
 
 
@@ -220,7 +252,7 @@ def _store_declarations(
     current = uow.declarations.current()
     if current is not None and current[1] == digest:
         return "unchanged"
-    version = uow.declarations.add(str(source), digest, document, now)
+    version = uow.declarations.add(str(source.resolve()), digest, document, now)
     uow.audit.append(
         AuditEvent(
             "declarations.load",

@@ -98,6 +98,12 @@ class SqlDeclarationStore(AbstractDeclarationStore):
         ).first()
         return None if row is None else (row[0], row[1], row[2])
 
+    def source(self) -> str | None:
+        row = self._conn.execute(
+            select(declarations.c.source).order_by(declarations.c.id.desc()).limit(1)
+        ).first()
+        return None if row is None else str(row[0])
+
     def add(self, source: str, sha256: str, document: str, now: int) -> int:
         result = self._conn.execute(
             insert(declarations).returning(declarations.c.id),

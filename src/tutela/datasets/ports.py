@@ -19,6 +19,19 @@ from tutela.domain.erasure import PlanProblem
 
 class AbstractConnector(abc.ABC):
     dataset: Dataset
+    #: fields a subject may correct, as ``collection.field``
+    correctable: frozenset[str] = frozenset()
+
+    def correctable_categories(self) -> dict[str, tuple[str, ...]]:
+        """Each correctable field with its data categories (to map a correction by category)."""
+        found: dict[str, tuple[str, ...]] = {}
+        for path in sorted(self.correctable):
+            name, _, field_path = path.partition(".")
+            collection = next((c for c in self.dataset.collections if c.name == name), None)
+            field = collection.field(field_path) if collection is not None else None
+            if field is not None:
+                found[path] = tuple(field.data_categories or ())
+        return found
 
     @abc.abstractmethod
     def access(self, identities: Identities) -> AccessResult:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tutela.datasets.ports import AbstractConnector
 from tutela.domain.subjects import CategoryCatalog
 from tutela.services.decisions import DecisionCache
 from tutela.services.ports import (
@@ -49,4 +50,6 @@ class Context:
     public_url: str = "http://127.0.0.1:8000"
     pipl_response_days: int = 30
     package_days: int = 7
+    #: opens the connectors of the declared datasets (None: no datasets declared)
+    connectors: Callable[[], list[AbstractConnector]] | None = None
     extras: dict[str, Any] = field(default_factory=dict)

@@ -176,6 +176,10 @@ class AbstractDeclarationStore(abc.ABC):
     @abc.abstractmethod
     def add(self, source: str, sha256: str, document: str, now: int) -> int: ...
 
+    @abc.abstractmethod
+    def source(self) -> str | None:
+        """The path the declarations in force were loaded from."""
+
 
 class AbstractUnitOfWork(abc.ABC):
     """One database transaction. Leaving the block without ``commit()`` rolls back."""

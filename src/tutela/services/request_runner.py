@@ -154,11 +154,68 @@ def access_package(ctx: Context, who: Principal, record: RequestRecord) -> dict[
     return {**info, "counts": counts}
 
 
+def _identities(ctx: Context, record: RequestRecord) -> dict[str, str]:
+    """The identities to look the subject up by in the datasets (Fides identity names)."""
+    value = intake.identity_of(ctx, record)
+    return {"email": value} if record.identity_kind == "email" else {"phone_number": value}
+
+
 def dataset_access(
     ctx: Context, who: Principal, record: RequestRecord
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Rows of the application's own databases (see ``datasets``); none are declared yet."""
-    return {}
+    """Rows of the application's own databases reached from the subject's identity."""
+    if ctx.connectors is None:
+        return {}
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    identities = _identities(ctx, record)
+    for connector in ctx.connectors():
+        result = connector.access(identities).as_json()
+        found[result["dataset"]] = result["collections"]
+    return found
+
+
+def dataset_erasure(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
+    """Erase in every declared dataset (each all-or-nothing); what was kept, why, until."""
+    if ctx.connectors is None:
+        return {}
+    summary: dict[str, Any] = {}
+    identities = _identities(ctx, record)
+    for connector in ctx.connectors():
+        result = connector.erase(identities)
+        summary[result.dataset] = {
+            c.collection: {
+                "reached": c.reached,
+                "deleted": c.deleted,
+                "updated": c.updated,
+                "kept": [
+                    {"field": k.field, "reason": k.reason, "rows": k.rows, "until": k.until}
+                    for k in c.kept
+                ],
+            }
+            for c in result.collections
+        }
+    return summary
+
+
+def dataset_rectification(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
+    """Correct declared-correctable fields whose categories match the corrected ones."""
+    if ctx.connectors is None:
+        return {}
+    fields: dict[str, str | None] = intake.details_of(ctx, record).get("fields", {})
+    identities = _identities(ctx, record)
+    summary: dict[str, Any] = {}
+    for connector in ctx.connectors():
+        changes = {
+            path: fields[category]
+            for path, categories in connector.correctable_categories().items()
+            for category in categories
+            if category in fields
+        }
+        if changes:
+            summary[connector.dataset.fides_key] = dict(
+                connector.rectify(identities, changes).updated
+            )
+    return summary
 
 
 def vault_erasure(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
@@ -280,11 +337,16 @@ def close_account(ctx: Context, who: Principal, record: RequestRecord) -> dict[s
 STEPS: dict[str, list[tuple[str, Step]]] = {
     "access": [("package", access_package)],
     "portability": [("package", access_package)],
-    "rectification": [(VAULT, vault_rectification)],
-    "erasure": [("withdraw", withdraw), (VAULT, vault_erasure)],
+    "rectification": [(VAULT, vault_rectification), ("datasets", dataset_rectification)],
+    "erasure": [("withdraw", withdraw), ("datasets", dataset_erasure), (VAULT, vault_erasure)],
     "restriction": [("restrict", restrict)],
     "lift_restriction": [("lift", lift)],
     "objection": [("object", object_to)],
     "withdraw_consent": [("withdraw", withdraw)],
-    "account_closure": [("withdraw", withdraw), (VAULT, vault_erasure), ("close", close_account)],
+    "account_closure": [
+        ("withdraw", withdraw),
+        ("datasets", dataset_erasure),
+        (VAULT, vault_erasure),
+        ("close", close_account),
+    ],
 }
