@@ -229,3 +229,25 @@ def test_removing_the_birth_date_keeps_the_minor_a_minor(runtime: Runtime) -> No
     vault.update(runtime.ctx, runtime.operator(), sid, {"user.demographic.date_of_birth": None})
     with pytest.raises(InvalidInput, match="guardian must consent"):
         consent.record(runtime.ctx, runtime.operator(), sid, ["user_counting"], "grant")
+
+
+def test_a_required_renewal_makes_older_consents_stale(runtime: Runtime) -> None:
+    sid = subject(runtime)
+    who = runtime.operator()
+    consent.record(runtime.ctx, who, sid, ["user_counting"], "grant")
+    other = open_runtime(runtime.settings)  # another process with a warm cache
+    try:
+        assert check(other, sid, "user_counting") == "consent"
+        time.sleep(0.002)
+        consent.require_renewal(runtime.ctx, who, ["user_counting"])
+        assert check(runtime, sid, "user_counting") == "consent_stale"
+        deadline = time.monotonic() + 2.0
+        while check(other, sid, "user_counting") != "consent_stale" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert check(other, sid, "user_counting") == "consent_stale"
+        consent.record(runtime.ctx, who, sid, ["user_counting"], "grant")
+        assert check(runtime, sid, "user_counting") == "consent"
+    finally:
+        other.close()
+    with pytest.raises(InvalidInput, match="not consent"):
+        consent.require_renewal(runtime.ctx, who, ["account"])

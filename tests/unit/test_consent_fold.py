@@ -152,10 +152,11 @@ def test_bundled_consent_does_not_count_where_separate_consent_is_required() -> 
     assert decide(SEPARATE, ACTIVE, granted(bundled=False), TODAY).allowed  # type: ignore[arg-type]
 
 
-def test_consent_under_an_older_policy_is_stale_when_renewal_is_required() -> None:
+def test_consent_given_before_a_required_renewal_is_stale() -> None:
     rule = PurposeRule("newsletter", "consent", False, True, stale_before=2)
-    assert decide(rule, ACTIVE, granted(version=1), TODAY).reason == "consent_stale"  # type: ignore[arg-type]
-    assert decide(rule, ACTIVE, granted(version=2), TODAY).allowed  # type: ignore[arg-type]
+    assert decide(rule, ACTIVE, granted(), TODAY).reason == "consent_stale"  # type: ignore[arg-type]
+    renewed = fold([ConsentEvent(1, "x", "grant", 5)])["x"]
+    assert decide(rule, ACTIVE, renewed, TODAY).allowed
 
 
 def test_minimum_ages() -> None:

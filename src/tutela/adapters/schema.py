@@ -10,7 +10,7 @@ from sqlalchemy import Engine, inspect, text
 
 from tutela.domain.errors import SchemaOutOfDate
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 def _config(connection: object) -> object:

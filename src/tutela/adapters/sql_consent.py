@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tutela.adapters.tables import (
     consent_events,
+    consent_renewals,
     consent_state,
     consent_subjects,
     decision_changes,
@@ -172,6 +173,19 @@ class SqlConsentRepository(AbstractConsentRepository):
     def last_change(self) -> int:
         value = self._conn.execute(select(func.max(decision_changes.c.seq))).scalar()
         return int(value or 0)
+
+    def renewals(self) -> dict[str, int]:
+        query = select(consent_renewals.c.purpose, consent_renewals.c.at)
+        return {str(p): int(v) for p, v in self._conn.execute(query)}
+
+    def require_renewal(self, purpose: str, since_version: int, actor: str, now: int) -> None:
+        values = {"purpose": purpose, "since_version": since_version, "at": now, "actor": actor}
+        stmt = self._dialect.insert(consent_renewals).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[consent_renewals.c.purpose],
+            set_={k: stmt.excluded[k] for k in ("since_version", "at", "actor")},
+        )
+        self._conn.execute(stmt)
 
     def enqueue(self, kind: str, tenant_id: str, subject_id: str, payload: str, now: int) -> None:
         self._conn.execute(

@@ -316,3 +316,13 @@ packages = Table(
     Column("content_enc", LargeBinary, nullable=False),  # the ZIP, AES-GCM encrypted
     Index("ix_packages_expires", "expires_at"),
 )
+
+# consent-based purposes whose consents given under older declarations must be renewed
+consent_renewals = Table(
+    "consent_renewals",
+    metadata,
+    Column("purpose", String(100), primary_key=True),
+    Column("since_version", Integer, nullable=False),  # declarations version id
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(200), nullable=False),
+)

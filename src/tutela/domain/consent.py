@@ -101,7 +101,7 @@ class PurposeRule:
     legal_basis: str
     needs_separate: bool  # sensitive categories / cross-border transfer under separate consent
     sale_or_sharing: bool  # opted out by Global Privacy Control
-    stale_before: int | None = None  # consents under an older policy version need renewal
+    stale_before: int | None = None  # consents given before this time need renewal
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +197,7 @@ def _decide_consent(
         return Decision(False, "own_consent_required")
     if rule.needs_separate and not consent.separate:
         return Decision(False, "separate_consent_required")
-    if rule.stale_before is not None and (consent.policy_version or 0) < rule.stale_before:
+    if rule.stale_before is not None and consent.at < rule.stale_before:
         return Decision(False, "consent_stale")
     return Decision(True, "consent")
 

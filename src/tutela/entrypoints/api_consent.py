@@ -49,6 +49,11 @@ class ConsentBody(BaseModel):
     language: str | None = None
 
 
+class RenewalBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    purposes: list[str] = Field(min_length=1)
+
+
 class CheckItem(BaseModel):
     subject: str
     purpose: str
@@ -99,6 +104,11 @@ def install(app: FastAPI) -> None:
         if gpc_requested(request):
             events += consent.apply_gpc(ctx, who, subject_id, options["evidence"])
         return {"events": events}
+
+    @app.post("/v1/consent/renewals", tags=["consent"])
+    def require_renewal(body: RenewalBody, who: Who) -> dict[str, Any]:
+        """Consents to these purposes given before now stop counting (platform scope)."""
+        return consent.require_renewal(ctx, who, body.purposes)
 
     @app.get("/v1/subjects/{subject_id}/consent", tags=["consent"])
     def show_consent(subject_id: str, who: Who) -> dict[str, Any]:

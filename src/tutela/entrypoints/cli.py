@@ -804,6 +804,23 @@ def consent_withdraw(
     )
 
 
+@consent_app.command("renew")
+def consent_renew(
+    purposes: Annotated[list[str], typer.Argument(help="Consent-based purposes.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Require fresh consent: consents given before now stop counting (checks say stale)."""
+    from tutela.services import consent
+
+    with runtime() as rt:
+        data = consent.require_renewal(rt.ctx, rt.operator(), purposes)
+    emit(
+        data,
+        as_json,
+        lambda: typer.echo(f"consent must be given again for: {', '.join(data['purposes'])}"),
+    )
+
+
 @consent_app.command("show")
 def consent_show(subject_id: str, tenant: TenantOpt = "default", as_json: JsonOpt = False) -> None:
     """Every declared purpose with the subject's consent state and the current decision."""

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from tutela.domain.access import Principal
-from tutela.domain.audit import AuditEvent
+from tutela.domain.audit import SYSTEM_CHAIN, AuditEvent
 from tutela.domain.consent import (
     ACTIONS,
     METHODS,
     NO_CONSENT,
     Decision,
+    PurposeRule,
     SubjectStanding,
     apply,
     decide,
@@ -35,7 +36,7 @@ from tutela.domain.errors import ConfigurationError, InvalidInput, NotFound, Sub
 from tutela.domain.identities import normalize_email
 from tutela.domain.subjects import ERASED, iso
 from tutela.services.context import Context
-from tutela.services.decisions import DecisionCache, SubjectDecisions, purpose_rules
+from tutela.services.decisions import ALL, DecisionCache, SubjectDecisions, purpose_rules
 from tutela.services.ports import AbstractUnitOfWork, ConsentRecord, Standing
 
 FOLLOW_UP_KIND = "consent.withdrawn"
@@ -362,6 +363,44 @@ def load_subject(ctx: Context, tenant_id: str, subject_id: str) -> SubjectDecisi
     return SubjectDecisions(standing, states)
 
 
+def current_rules(ctx: Context) -> dict[str, PurposeRule]:
+    """Purpose rules of the declarations in force, with the renewals required so far."""
+    with ctx.uow(read_only=True) as uow:
+        renewals = uow.consent.renewals()
+    return purpose_rules(ctx.declarations, renewals)
+
+
+def require_renewal(ctx: Context, who: Principal, purposes: Sequence[str]) -> dict[str, Any]:
+    """Consents to these purposes given under older declarations stop counting: each subject
+    must consent again (checks answer ``consent_stale`` until then)."""
+    who.require("tenants.manage")
+    keys = _check_purposes(ctx, purposes)
+    version = ctx.declarations_version
+    if version is None:
+        raise ConfigurationError("no declarations are loaded; nothing to renew against")
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        for key in keys:
+            uow.consent.require_renewal(key, version, who.actor, now)
+            uow.audit.append(
+                AuditEvent(
+                    "consent.renewal_required",
+                    who.actor,
+                    SYSTEM_CHAIN,
+                    None,
+                    (),
+                    {"purpose": key, "since_version": version},
+                ),
+                now,
+            )
+        uow.consent.note_change(ALL, ALL, now)
+        uow.commit()
+    if ctx.decisions is not None:
+        ctx.decisions.rules = current_rules(ctx)
+        ctx.decisions.clear()
+    return {"purposes": keys, "since_version": version}
+
+
 def decision_cache(ctx: Context) -> DecisionCache:
     cache = ctx.decisions
     if cache is None:
@@ -373,10 +412,11 @@ def decision_cache(ctx: Context) -> DecisionCache:
                 return uow.consent.changes_since(seq, gaps)
 
         cache = DecisionCache(
-            purpose_rules(ctx.declarations),
+            current_rules(ctx),
             lambda t, s: load_subject(ctx, t, s),
             feed,
             start_seq=start,
+            reload_rules=lambda: current_rules(ctx),
         )
         ctx.decisions = cache
     return cache
@@ -417,7 +457,7 @@ def show(ctx: Context, who: Principal, subject_id: str) -> dict[str, Any]:
         subject.status, stored.minor_until, stored.restricted, stored.objections
     )
     today = _today(ctx)
-    rules = purpose_rules(ctx.declarations)
+    rules = current_rules(ctx)
     purposes = []
     for key, rule in rules.items():
         state = states.get(key, NO_CONSENT)
@@ -494,6 +534,7 @@ __all__ = [
     "ip_hash_matches",
     "receipt",
     "record",
+    "require_renewal",
     "show",
     "standing_at_registration",
     "withdraw_all",

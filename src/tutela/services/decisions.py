@@ -27,6 +27,7 @@ from tutela.domain.consent import (
 )
 
 UNKNOWN_SUBJECT = Decision(False, "unknown_subject")
+ALL = "*"  # a change-feed entry for every tenant and subject: the rules changed
 UNKNOWN_PURPOSE = Decision(False, "unknown_purpose")
 GAP_SECONDS = 10.0
 
@@ -81,12 +82,14 @@ class DecisionCache:
         load: Loader,
         feed: Feed,
         *,
+        reload_rules: Callable[[], Mapping[str, PurposeRule]] | None = None,
         start_seq: int = 0,
         poll_interval: float = 0.05,
         capacity: int = 200_000,
         today: Callable[[], int] = _utc_day,
     ) -> None:
         self.rules = dict(rules)
+        self._reload_rules = reload_rules
         self._load = load
         self._feed = feed
         self._seq = start_seq
@@ -151,6 +154,10 @@ class DecisionCache:
             self._gaps = {s: t for s, t in self._gaps.items() if now - t < GAP_SECONDS}
             changes = self._feed(self._seq, list(self._gaps))
             for seq, tenant_id, subject_id in changes:
+                if tenant_id == ALL and subject_id == ALL:  # the rules themselves changed
+                    if self._reload_rules is not None:
+                        self.rules = dict(self._reload_rules())
+                    self._entries.clear()
                 self._entries.pop((tenant_id, subject_id), None)
                 self._gaps.pop(seq, None)
                 if seq > self._seq:

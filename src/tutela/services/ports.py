@@ -377,6 +377,13 @@ class AbstractConsentRepository(abc.ABC):
     def last_change(self) -> int: ...
 
     @abc.abstractmethod
+    def renewals(self) -> dict[str, int]:
+        """Purpose -> time (microseconds) before which a consent no longer counts."""
+
+    @abc.abstractmethod
+    def require_renewal(self, purpose: str, since_version: int, actor: str, now: int) -> None: ...
+
+    @abc.abstractmethod
     def enqueue(self, kind: str, tenant_id: str, subject_id: str, payload: str, now: int) -> None:
         """Queue a follow-up job (e.g. erasure after a withdrawal) for the request engine."""
 
