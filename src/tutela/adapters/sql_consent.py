@@ -57,6 +57,21 @@ _STANDING = select(
 )
 
 
+def _save_state(dialect: Any) -> Any:
+    """The conditional upsert of a folded state, built once per dialect: ledger order wins,
+    whatever the commit order of concurrent writers."""
+    stmt = dialect.insert(consent_state)
+    kept = ("subject_id", "purpose")
+    return stmt.on_conflict_do_update(
+        index_elements=[consent_state.c.subject_id, consent_state.c.purpose],
+        set_={c.name: stmt.excluded[c.name] for c in consent_state.c if c.name not in kept},
+        where=consent_state.c.seq < stmt.excluded.seq,
+    )
+
+
+_SAVE_STATE = {False: _save_state(sqlite), True: _save_state(postgresql)}
+
+
 def _record(row: Sequence[Any]) -> ConsentRecord:
     values = list(row)
     for index in (12, 15):  # guardian_ref, ip_hash
@@ -78,27 +93,21 @@ class SqlConsentRepository(AbstractConsentRepository):
 
     def save_state(self, tenant_id: str, subject_id: str, purpose: str, state: Any) -> None:
         assert isinstance(state, PurposeConsent)
-        values = {
-            "tenant_id": tenant_id,
-            "subject_id": subject_id,
-            "purpose": purpose,
-            "status": state.status,
-            "by_subject": state.by_subject,
-            "by_guardian": state.by_guardian,
-            "separate": state.separate,
-            "seq": state.seq,
-            "at": state.at,
-            "policy_version": state.policy_version,
-        }
-        stmt = self._dialect.insert(consent_state).values(**values)
-        changed = {k: stmt.excluded[k] for k in values if k not in ("subject_id", "purpose")}
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[consent_state.c.subject_id, consent_state.c.purpose],
-            set_=changed,
-            # ledger order wins, whatever the commit order of concurrent writers
-            where=consent_state.c.seq < stmt.excluded.seq,
+        self._conn.execute(
+            _SAVE_STATE[self._conn.dialect.name == "postgresql"],
+            {
+                "tenant_id": tenant_id,
+                "subject_id": subject_id,
+                "purpose": purpose,
+                "status": state.status,
+                "by_subject": state.by_subject,
+                "by_guardian": state.by_guardian,
+                "separate": state.separate,
+                "seq": state.seq,
+                "at": state.at,
+                "policy_version": state.policy_version,
+            },
         )
-        self._conn.execute(stmt)
 
     def states(self, tenant_id: str, subject_id: str) -> dict[str, Any]:
         rows = self._conn.execute(_STATES, {"t": tenant_id, "s": subject_id})

@@ -75,6 +75,11 @@ class NewKey(_Body):
     name: str = ""
 
 
+def asgi_app() -> api_consent.FastPath:
+    """What the server runs (each worker builds its own from the environment settings)."""
+    return api_consent.FastPath(create_app(Settings.from_env()))
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     rt = runtime or open_runtime(settings or Settings.from_env())
     ctx = rt.ctx

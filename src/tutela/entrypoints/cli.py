@@ -183,20 +183,27 @@ def init(
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (production: one per CPU core).", min=1)
+    ] = 1,
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs)."""
+    import os
+
     import uvicorn
 
-    from tutela.bootstrap import check_data_dir
-    from tutela.entrypoints.api import create_app
+    from tutela.bootstrap import check_data_dir, open_runtime
 
     current = settings()
     check_data_dir(current)
-    application = create_app(current)
+    open_runtime(current).close()  # fail here, with a message, on a bad key ring or schema
+    os.environ["TUTELA_DATA_DIR"] = str(current.data_dir)  # the workers read their settings
     uvicorn.run(
-        application,
+        "tutela.entrypoints.api:asgi_app",
+        factory=True,
         host=host or current.host,
         port=current.port if port is None else port,
+        workers=workers,
         log_level=current.log_level,
         server_header=False,
     )

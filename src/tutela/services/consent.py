@@ -150,22 +150,6 @@ def record(
     by = "guardian" if guardian is not None else "subject"
     now = ctx.clock()
 
-    with ctx.uow(read_only=True) as uow:
-        standing = _standing_in(uow, tenant, subject_id)
-    minor = standing.minor_until is not None and _today(ctx) < standing.minor_until
-    if action == "grant" and by == "guardian" and not minor:
-        raise InvalidInput(
-            "the subject is not a minor; record their own consent (a guardian consents only "
-            "for a minor)",
-            details={"reason": "not_a_minor"},
-        )
-    if action == "grant" and by == "subject" and standing.minor_until is not None and minor:
-        raise InvalidInput(
-            f"the subject is a minor until {standing.minor_until.isoformat()}; a guardian "
-            "must consent first (--guardian-email ADDR --verified-by METHOD)",
-            details={"reason": "guardian_consent_required"},
-        )
-
     records: list[ConsentRecord] = []
     for key in keys:
         record_id = ctx.new_id()
@@ -205,9 +189,8 @@ def record(
                 receipt,
             )
         )
-    with ctx.uow() as uow:
-        if uow.subjects.get(tenant, subject_id) is None:
-            raise _not_found(subject_id)
+    with ctx.uow() as uow:  # receipts are signed already: the write lock is held briefly
+        _check_guardian_rules(ctx, _standing_in(uow, tenant, subject_id), action, by)
         states = uow.consent.states(tenant, subject_id)
         for item in records:
             seq = uow.consent.append(item)
@@ -237,6 +220,22 @@ def record(
         uow.commit()
     _invalidate(ctx, tenant, subject_id)
     return [_event_dict(item) for item in records]
+
+
+def _check_guardian_rules(ctx: Context, standing: SubjectStanding, action: str, by: str) -> None:
+    minor = standing.minor_until is not None and _today(ctx) < standing.minor_until
+    if action == "grant" and by == "guardian" and not minor:
+        raise InvalidInput(
+            "the subject is not a minor; record their own consent (a guardian consents only "
+            "for a minor)",
+            details={"reason": "not_a_minor"},
+        )
+    if action == "grant" and by == "subject" and standing.minor_until is not None and minor:
+        raise InvalidInput(
+            f"the subject is a minor until {standing.minor_until.isoformat()}; a guardian "
+            "must consent first (--guardian-email ADDR --verified-by METHOD)",
+            details={"reason": "guardian_consent_required"},
+        )
 
 
 def _sign_receipt(

@@ -11,6 +11,7 @@ them again, so a late commit is not missed.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -27,9 +28,11 @@ from tutela.domain.consent import (
 )
 
 UNKNOWN_SUBJECT = Decision(False, "unknown_subject")
+UNKNOWN = SubjectStanding("unknown")
 ALL = "*"  # a change-feed entry for every tenant and subject: the rules changed
 UNKNOWN_PURPOSE = Decision(False, "unknown_purpose")
 GAP_SECONDS = 10.0
+UNKNOWN_SECONDS = 1.0  # another process's new subject is known here within this time
 
 
 def purpose_rules(
@@ -65,6 +68,7 @@ class SubjectDecisions:
     states: dict[str, PurposeConsent]
     day: int = -1
     decisions: dict[str, Decision] = field(default_factory=dict)
+    expires: float = math.inf  # unknown subjects are remembered only briefly
 
 
 Loader = Callable[[str, str], SubjectDecisions | None]
@@ -100,6 +104,7 @@ class DecisionCache:
         self._today = today
         self._entries: dict[tuple[str, str], SubjectDecisions] = {}
         self._lock = threading.Lock()
+        self._poll_claimed = False
 
     # -- the hot path ---------------------------------------------------------------------
 
@@ -107,10 +112,8 @@ class DecisionCache:
         if time.monotonic() >= self._next_poll:
             self.poll()
         entry = self._entries.get((tenant_id, subject_id))
-        if entry is None:
+        if entry is None or entry.expires < time.monotonic():
             entry = self._fill(tenant_id, subject_id)
-            if entry is None:
-                return UNKNOWN_SUBJECT
         day = self._today()
         if entry.day != day:
             self._decide_all(entry, day)
@@ -123,14 +126,16 @@ class DecisionCache:
     def peek_many(self, tenant_id: str, pairs: Iterable[tuple[str, str]]) -> list[Decision] | None:
         """Answers from memory only: None when a poll is due or a subject is not cached
         (the caller then runs :meth:`check_many` off the event loop)."""
-        if time.monotonic() >= self._next_poll:
+        now = time.monotonic()
+        if now >= self._next_poll and not self._poll_claimed:
+            self._poll_claimed = True  # this caller polls; the others answer meanwhile
             return None
         day = self._today()
         entries = self._entries
         answers: list[Decision] = []
         for subject, purpose in pairs:
             entry = entries.get((tenant_id, subject))
-            if entry is None or entry.day != day:
+            if entry is None or entry.day != day or entry.expires < now:
                 return None
             decision = entry.decisions.get(purpose)
             answers.append(UNKNOWN_PURPOSE if decision is None else decision)
@@ -151,6 +156,7 @@ class DecisionCache:
             if now < self._next_poll:
                 return
             self._next_poll = now + self._interval
+            self._poll_claimed = False
             self._gaps = {s: t for s, t in self._gaps.items() if now - t < GAP_SECONDS}
             changes = self._feed(self._seq, list(self._gaps))
             for seq, tenant_id, subject_id in changes:
@@ -165,10 +171,10 @@ class DecisionCache:
                         self._gaps.setdefault(missing, now)
                     self._seq = seq
 
-    def _fill(self, tenant_id: str, subject_id: str) -> SubjectDecisions | None:
+    def _fill(self, tenant_id: str, subject_id: str) -> SubjectDecisions:
         entry = self._load(tenant_id, subject_id)
         if entry is None:
-            return None
+            entry = SubjectDecisions(UNKNOWN, {}, expires=time.monotonic() + UNKNOWN_SECONDS)
         if len(self._entries) >= self._capacity:
             self._entries.pop(next(iter(self._entries)), None)  # evict the oldest
         self._decide_all(entry, self._today())

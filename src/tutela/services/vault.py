@@ -109,6 +109,8 @@ def register(
         )
         ctx.keys.put(wrapped, now)
         uow.commit()
+    if ctx.decisions is not None:  # it may be remembered as unknown
+        ctx.decisions.invalidate(tenant, subject_id)
     return _view(record, changes)
 
 
