@@ -10,7 +10,7 @@ from sqlalchemy import Engine, inspect, text
 
 from tutela.domain.errors import SchemaOutOfDate
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 def _config(connection: object) -> object:

@@ -12,6 +12,7 @@ from tutela.adapters.sql_admin import (
 )
 from tutela.adapters.sql_audit import Sealer, SqlAuditLog
 from tutela.adapters.sql_consent import SqlConsentRepository
+from tutela.adapters.sql_lifecycle import SqlLifecycleRepository
 from tutela.adapters.sql_requests import SqlRequestRepository
 from tutela.adapters.sql_subjects import SqlSubjectRepository
 from tutela.adapters.sql_visitors import SqlVisitorRepository
@@ -35,6 +36,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.declarations = SqlDeclarationStore(conn)
         self.consent = SqlConsentRepository(conn)
         self.requests = SqlRequestRepository(conn)
+        self.lifecycle = SqlLifecycleRepository(conn)
         self.visitors = SqlVisitorRepository(conn)
         return self
 

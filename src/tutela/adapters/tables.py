@@ -326,3 +326,31 @@ consent_renewals = Table(
     Column("at", BigInteger, nullable=False),
     Column("actor", String(200), nullable=False),
 )
+
+# periodic tasks of the worker: a row per task, claimed with SKIP LOCKED so that of several
+# workers exactly one runs each slot
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("next_run_at", BigInteger, nullable=False),
+    Column("last_run_at", BigInteger, nullable=True),
+    Column("last_result", Text, nullable=True),
+)
+
+# legal holds: on a subject, a data category, or a whole tenant; they block deletion
+legal_holds = Table(
+    "legal_holds",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("subject_id", String(36), nullable=True),
+    Column("category", String(200), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("placed_by", String(200), nullable=False),
+    Column("placed_at", BigInteger, nullable=False),
+    Column("ends_on", Date, nullable=True),
+    Column("released_at", BigInteger, nullable=True),
+    Column("released_by", String(200), nullable=True),
+    Index("ix_legal_holds_tenant", "tenant_id", "released_at"),
+)

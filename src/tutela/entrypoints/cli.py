@@ -41,6 +41,7 @@ consent_app = typer.Typer(
     help="The consent ledger: grant, refuse, withdraw, show, check.", no_args_is_help=True
 )
 receipts_app = typer.Typer(help="Signed consent receipts.", no_args_is_help=True)
+holds_app = typer.Typer(help="Legal holds: data that must not be deleted.", no_args_is_help=True)
 requests_app = typer.Typer(
     help="Data-subject requests: intake, verification, deadlines, execution.",
     no_args_is_help=True,
@@ -53,6 +54,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(consent_app, name="consent")
 app.add_typer(receipts_app, name="receipts")
 app.add_typer(requests_app, name="requests")
+app.add_typer(holds_app, name="holds")
 
 T = TypeVar("T")
 
@@ -1173,6 +1175,92 @@ def requests_download(
         as_json,
         lambda: typer.echo(f"wrote {output} ({len(content)} bytes)"),
     )
+
+
+# --- worker and legal holds --------------------------------------------------------------
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Run what is due now, then stop.")] = False,
+    tick: Annotated[float, typer.Option(help="Seconds between looks for due work.")] = 1.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run scheduled jobs: mail outbox, expired packages, overdue requests, follow-ups."""
+    import signal
+    import threading
+
+    from tutela.entrypoints.worker_lock import single_worker
+    from tutela.services.worker import Worker
+
+    with runtime() as rt, single_worker(rt.settings):
+        job = Worker(rt.ctx)
+        if once:
+            results = job.run_once()
+
+            def human() -> None:
+                for name, result in results:
+                    typer.echo(f"{name}: {json.dumps(result)}")
+
+            emit(dict(results), as_json, human)
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        typer.echo("worker started; stop with Ctrl-C or SIGTERM", err=True)
+        job.run_forever(stop, tick)
+
+
+@holds_app.command("place")
+def holds_place(
+    reason: Annotated[str, typer.Option(help="The case, order or law that requires it.")],
+    subject: Annotated[str | None, typer.Option(help="Hold one subject's data.")] = None,
+    category: Annotated[str | None, typer.Option(help="Hold one data category.")] = None,
+    ends_on: Annotated[str | None, typer.Option(help="End date, YYYY-MM-DD.")] = None,
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Place a legal hold on a subject, a category, or (neither given) the whole tenant."""
+    from tutela.services import holds
+
+    with runtime() as rt:
+        data = holds.place(
+            rt.ctx,
+            rt.operator(tenant),
+            reason=reason,
+            subject_id=subject,
+            category=category,
+            ends_on=ends_on,
+        )
+    emit(data, as_json, lambda: typer.echo(f"hold {data['id']} placed ({data['scope']})"))
+
+
+@holds_app.command("release")
+def holds_release(hold_id: str, tenant: TenantOpt = "default", as_json: JsonOpt = False) -> None:
+    """Release a legal hold."""
+    from tutela.services import holds
+
+    with runtime() as rt:
+        data = holds.release(rt.ctx, rt.operator(tenant), hold_id)
+    emit(data, as_json, lambda: typer.echo(f"hold {hold_id} released"))
+
+
+@holds_app.command("list")
+def holds_list(tenant: TenantOpt = "default", as_json: JsonOpt = False) -> None:
+    """Legal holds in force."""
+    from tutela.services import holds
+
+    with runtime() as rt:
+        data = holds.listing(rt.ctx, rt.operator(tenant))
+
+    def human() -> None:
+        for h in data:
+            target = h["subject_id"] or h["category"] or "whole tenant"
+            typer.echo(
+                f"{h['id']}  {h['scope']:8} {target}  until {h['ends_on'] or '-'}: {h['reason']}"
+            )
+
+    emit(data, as_json, human)
 
 
 def main() -> None:

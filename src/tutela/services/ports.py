@@ -192,6 +192,7 @@ class AbstractUnitOfWork(abc.ABC):
     consent: AbstractConsentRepository
     requests: AbstractRequestRepository
     visitors: AbstractVisitorRepository
+    lifecycle: AbstractLifecycleRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self
@@ -531,3 +532,71 @@ class AbstractMailer(abc.ABC):
     @abc.abstractmethod
     def send(self, to: str, subject: str, body: str) -> None:
         """Deliver one plain-text message or raise MailError."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A legal hold: on one subject, on one data category, or (neither) on the whole tenant."""
+
+    id: str
+    tenant_id: str
+    subject_id: str | None
+    category: str | None
+    reason: str
+    placed_by: str
+    placed_at: int
+    ends_on: Any = None  # datetime.date | None
+    released_at: int | None = None
+
+    def covers(self, subject_id: str | None, category: str | None) -> bool:
+        """Does this hold keep ``category`` of ``subject_id`` (None: any)?"""
+        if self.subject_id is not None and self.subject_id != subject_id:
+            return False
+        return self.category is None or category is None or self.category == category
+
+    def as_dict(self) -> dict[str, Any]:
+        scope = "subject" if self.subject_id else ("category" if self.category else "tenant")
+        return {
+            "id": self.id,
+            "tenant": self.tenant_id,
+            "scope": scope,
+            "subject_id": self.subject_id,
+            "category": self.category,
+            "reason": self.reason,
+            "placed_by": self.placed_by,
+            "ends_on": self.ends_on.isoformat() if self.ends_on else None,
+        }
+
+
+class AbstractLifecycleRepository(abc.ABC):
+    """The worker's schedules and jobs, and legal holds."""
+
+    @abc.abstractmethod
+    def ensure_schedule(self, name: str, first_run_at: int) -> None: ...
+
+    @abc.abstractmethod
+    def claim_due(self, now: int, intervals: dict[str, int]) -> list[str]:
+        """Names of the periodic tasks due now, each claimed by this caller alone."""
+
+    @abc.abstractmethod
+    def record_result(self, name: str, result: str) -> None: ...
+
+    @abc.abstractmethod
+    def schedule_status(self) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def claim_jobs(self, now: int, lease_until: int, limit: int) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def finish_job(self, job_id: int, state: str, retry_at: int | None) -> None: ...
+
+    @abc.abstractmethod
+    def add_hold(self, hold: Hold) -> None: ...
+
+    @abc.abstractmethod
+    def release_hold(self, tenant_id: str, hold_id: str, actor: str, now: int) -> bool: ...
+
+    @abc.abstractmethod
+    def holds(
+        self, tenant_id: str, today: Any, *, subject_ids: Sequence[str] | None = None
+    ) -> list[Hold]: ...
