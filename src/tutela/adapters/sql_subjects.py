@@ -30,7 +30,10 @@ _TOUCH = (
     .values(updated_at=bindparam("now"))
 )
 _GET_FIELDS = select(
-    subject_fields.c.category, subject_fields.c.kind, subject_fields.c.value
+    subject_fields.c.category,
+    subject_fields.c.kind,
+    subject_fields.c.value,
+    subject_fields.c.updated_at,
 ).where(subject_fields.c.tenant_id == bindparam("t"), subject_fields.c.subject_id == bindparam("s"))
 _INSERT_FIELD = insert(subject_fields)
 _DELETE_FIELD = delete(subject_fields).where(
@@ -85,7 +88,7 @@ class SqlSubjectRepository(AbstractSubjectRepository):
 
     def fields(self, tenant_id: str, subject_id: str) -> list[StoredField]:
         rows = self._conn.execute(_GET_FIELDS, {"t": tenant_id, "s": subject_id})
-        return [StoredField(c, k, bytes(v)) for c, k, v in rows]
+        return [StoredField(c, k, bytes(v), int(u)) for c, k, v, u in rows]
 
     def put_fields(
         self, tenant_id: str, subject_id: str, fields: Sequence[StoredField], now: int

@@ -41,6 +41,10 @@ consent_app = typer.Typer(
     help="The consent ledger: grant, refuse, withdraw, show, check.", no_args_is_help=True
 )
 receipts_app = typer.Typer(help="Signed consent receipts.", no_args_is_help=True)
+retention_app = typer.Typer(
+    help="Retention: what has outlived its rules (plan), and removing it (sweep).",
+    no_args_is_help=True,
+)
 holds_app = typer.Typer(help="Legal holds: data that must not be deleted.", no_args_is_help=True)
 requests_app = typer.Typer(
     help="Data-subject requests: intake, verification, deadlines, execution.",
@@ -55,6 +59,7 @@ app.add_typer(consent_app, name="consent")
 app.add_typer(receipts_app, name="receipts")
 app.add_typer(requests_app, name="requests")
 app.add_typer(holds_app, name="holds")
+app.add_typer(retention_app, name="retention")
 
 T = TypeVar("T")
 
@@ -1261,6 +1266,52 @@ def holds_list(tenant: TenantOpt = "default", as_json: JsonOpt = False) -> None:
             )
 
     emit(data, as_json, human)
+
+
+def _retention(apply: bool, tenant: str, as_json: bool) -> None:
+    from tutela.services import retention
+
+    with runtime() as rt:
+        with rt.ctx.uow(read_only=True) as uow:
+            total = len(uow.subjects.page(tenant, None, 1_000_000))
+        bar = progress_bar(total, "sweeping" if apply else "planning")
+        try:
+            data = retention.run(
+                rt.ctx,
+                rt.operator(tenant),
+                apply=apply,
+                progress=(lambda n: bar.advance(bar.tutela_task, n)) if bar else None,
+            )
+        finally:
+            if bar:
+                bar.stop()
+
+    def human() -> None:
+        verb = "removed" if apply else "due"
+        typer.echo(f"tenant {data['tenant']}: {data['subjects_checked']} subject(s) checked")
+        for item in data["due"]:
+            typer.echo(
+                f"  {verb}: {item['fields']} × {item['category']} "
+                f"(rule {item['rule']}, then {item['then']})"
+            )
+        for item in data["held"]:
+            typer.echo(f"  kept by hold {item['hold']}: {item['fields']} × {item['category']}")
+        if apply:
+            typer.echo(f"  subjects erased entirely: {data['subjects_erased']}")
+
+    emit(data, as_json, human)
+
+
+@retention_app.command("plan")
+def retention_plan(tenant: TenantOpt = "default", as_json: JsonOpt = False) -> None:
+    """Dry run: what retention would remove now, counted per category and rule (no values)."""
+    _retention(False, tenant, as_json)
+
+
+@retention_app.command("sweep")
+def retention_sweep(tenant: TenantOpt = "default", as_json: JsonOpt = False) -> None:
+    """Remove what has outlived its retention rules (resumable; evidence in the audit log)."""
+    _retention(True, tenant, as_json)
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ class StoredField:
     category: str
     kind: str  # "e" encrypted | "h" hashed
     value: bytes
+    updated_at: int = 0  # when the field was last written (retention "collected")
 
 
 @dataclass(frozen=True, slots=True)
