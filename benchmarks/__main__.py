@@ -1,25 +1,41 @@
-"""``python -m benchmarks [--quick] [--json] [--only vault|consent]``."""
+"""``python -m benchmarks [--quick] [--json] [--only vault|consent|requests] [--size N]
+[--postgres URL]``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 
 from rich.console import Console
 
-from benchmarks import consent, suite
+from benchmarks import consent, dsr, suite
 from benchmarks.report import as_json, cpu_busy, render
 from benchmarks.results import Group
 
-GROUPS = ("vault", "consent")
+GROUPS = ("vault", "consent", "requests")
 
 
-def _run(name: str, quick: bool, progress: Callable[[str], None]) -> Group:
+def _run(name: str, args: argparse.Namespace, progress: Callable[[str], None]) -> Group:
+    quick: bool = args.quick
     if name == "vault":
         return suite.run_group(suite.QUICK if quick else suite.DEFAULT, progress)
-    return consent.run_group(consent.QUICK if quick else consent.DEFAULT, progress)
+    if name == "consent":
+        return consent.run_group(consent.QUICK if quick else consent.DEFAULT, progress)
+    sizes = dsr.QUICK if quick else dsr.DEFAULT
+    if args.size:
+        sizes = dsr.growth(args.size, sizes)
+    url = args.postgres or os.environ.get("TUTELA_TEST_DATABASE_URL") or None
+    return dsr.run_group(sizes, url, progress)
+
+
+def _customers(text: str) -> int:
+    value = int(text.replace("_", "").replace(",", ""))
+    if value < 1000:
+        raise argparse.ArgumentTypeError("at least 1000 customers")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,23 +50,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=GROUPS, help="run one group of measurements (default: all)"
     )
+    parser.add_argument(
+        "--size",
+        type=_customers,
+        metavar="N",
+        help="requests: customers in the largest shop database, measured after every power of "
+        "ten from 10,000 below it (default: 10,000 only; 2,000 with --quick)",
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="requests: also on this PostgreSQL database, in a schema of its own "
+        "(default: $TUTELA_TEST_DATABASE_URL when set)",
+    )
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "default"
+    if args.size:
+        mode += f", requests up to {args.size:,} customers"
     names = [args.only] if args.only else list(GROUPS)
     status = Console(stderr=True)
     groups: list[Group] = []
     busy = cpu_busy()
     if args.json:
         for name in names:
-            groups.append(_run(name, args.quick, lambda _: None))
+            groups.append(_run(name, args, lambda _: None))
         json.dump(as_json(mode, groups, busy), sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     with status.status("measuring …") as spinner:
         for name in names:
-            groups.append(
-                _run(name, args.quick, lambda step: spinner.update(f"measuring {step} …"))
-            )
+            groups.append(_run(name, args, lambda step: spinner.update(f"measuring {step} …")))
     render(Console(), mode, groups, busy)
     return 0
 

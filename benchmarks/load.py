@@ -12,6 +12,7 @@ server's, and says so.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -331,13 +333,11 @@ async def _generate(spec: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
-    try:
-        import uvloop  # type: ignore[import-not-found]
-
-        runner = uvloop.run
+    try:  # optional, and typed or not depending on the version installed
+        fast: ModuleType | None = importlib.import_module("uvloop")
     except ImportError:
-        runner = asyncio.run
-    result = runner(_generate(spec))
+        fast = None
+    result = fast.run(_generate(spec)) if fast is not None else asyncio.run(_generate(spec))
     sys.stdout.write(MARK + json.dumps(result) + "\n")
     return 0
 

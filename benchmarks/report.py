@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from benchmarks.results import Group
+from benchmarks.results import RATIO_KINDS, Group
 
 
 def _version(package: str) -> str:
@@ -67,7 +67,13 @@ def as_json(mode: str, groups: list[Group], busy: float | None = None) -> dict[s
             document["rounds"] = group.settings["rounds"]
             document["round_seconds"] = group.settings["round_seconds"]
     document["groups"] = {
-        g.name: {"description": g.description, **g.settings, "notes": g.notes} for g in groups
+        g.name: {
+            "description": g.description,
+            **g.settings,
+            "notes": g.notes,
+            **({"tables": [e.as_dict() for e in g.extras]} if g.extras else {}),
+        }
+        for g in groups
     }
     document["results"] = [r.as_dict() for g in groups for r in g.rows]
     return document
@@ -102,9 +108,9 @@ def render(console: Console, mode: str, groups: list[Group], busy: float | None 
             met = bool(r.met)
             target = f"{r.target.label} ({'met' if met else 'below'})"
             colour = "green" if met else "red"
-            if r.target.kind == "ratio":
+            if r.target.kind in RATIO_KINDS:
                 ratio = f"[{colour}]{ratio}[/]"
-            else:
+            if r.target.kind not in RATIO_KINDS or r.target.cap is not None:
                 target = f"[{colour}]{target}[/]"
         last = index + 1 < len(rows) and rows[index + 1].group != r.group
         table.add_row(
@@ -116,6 +122,14 @@ def render(console: Console, mode: str, groups: list[Group], busy: float | None 
             end_section=last,
         )
     console.print(table)
+    for group in groups:
+        for extra in group.extras:
+            more = Table(title=escape(extra.title), title_justify="left")
+            for index, name in enumerate(extra.columns):
+                more.add_column(escape(name), justify="left" if index == 0 else "right")
+            for cells in extra.rows:
+                more.add_row(*(escape(c) for c in cells))
+            console.print(more)
     for r in rows:
         console.print(f"  [bold]{escape(r.title)}[/]: {escape(r.work)}", highlight=False)
     for group in groups:

@@ -5,24 +5,36 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+RATIO_KINDS = ("ratio", "ratio_at_most")
+
 
 @dataclass(frozen=True)
 class Target:
-    """``ratio``: Tutela / raw ≥ value; ``at_most`` / ``at_least``: Tutela's own figure."""
+    """``ratio``: Tutela / raw ≥ value; ``ratio_at_most``: Tutela / raw ≤ value (times,
+    lower is better); ``at_most`` / ``at_least``: Tutela's own figure. ``cap``: Tutela's
+    worst figure (the row's ``worst``, else its headline) must also stay below it."""
 
-    kind: Literal["ratio", "at_most", "at_least"]
+    kind: Literal["ratio", "ratio_at_most", "at_most", "at_least"]
     value: float
     label: str  # how the table shows it, e.g. "≥ 25 %" or "p50 ≤ 2 µs"
+    cap: float | None = None
 
-    def met(self, tutela: float, raw: float) -> bool:
+    def met(self, tutela: float, raw: float, worst: float | None = None) -> bool:
+        if self.cap is not None and (tutela if worst is None else worst) >= self.cap:
+            return False
         if self.kind == "ratio":
             return tutela / raw >= self.value
+        if self.kind == "ratio_at_most":
+            return tutela / raw <= self.value
         if self.kind == "at_most":
             return tutela <= self.value
         return tutela >= self.value
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "value": self.value, "label": self.label}
+        out: dict[str, Any] = {"kind": self.kind, "value": self.value, "label": self.label}
+        if self.cap is not None:
+            out["cap"] = self.cap
+        return out
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,7 @@ class Row:
     target: Target | None
     lower_is_better: bool = False  # latencies: the ratio is shown as "n ×" of raw
     data: dict[str, Any] = field(default_factory=dict)  # extra JSON fields
+    worst: float | None = None  # e.g. p95, for a target's cap
 
     @property
     def ratio(self) -> float:
@@ -49,7 +62,9 @@ class Row:
 
     @property
     def met(self) -> bool | None:
-        return None if self.target is None else self.target.met(self.tutela, self.raw)
+        if self.target is None:
+            return None
+        return self.target.met(self.tutela, self.raw, self.worst)
 
     def ratio_text(self) -> str:
         return f"{self.ratio:.1f} ×" if self.lower_is_better else f"{self.ratio:.1%}"
@@ -71,6 +86,19 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Extra:
+    """A table of its own below the main one (e.g. how times grow with the data)."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+    data: list[dict[str, Any]] = field(default_factory=list)  # the same, for JSON
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "rows": self.data}
+
+
+@dataclass(frozen=True)
 class Group:
     """Measurements run together; ``description`` says how (printed above the table)."""
 
@@ -79,3 +107,4 @@ class Group:
     rows: list[Row]
     settings: dict[str, Any] = field(default_factory=dict)  # JSON: sizes and options
     notes: list[str] = field(default_factory=list)  # printed below the table
+    extras: list[Extra] = field(default_factory=list)  # printed after the main table

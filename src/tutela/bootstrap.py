@@ -29,7 +29,7 @@ from tutela.services.ports import AbstractMailer, AbstractUnitOfWork
 from tutela.settings import Settings
 
 if TYPE_CHECKING:
-    from tutela.datasets.ports import AbstractConnector
+    from tutela.datasets.ports import AbstractConnector, AbstractHookConnector
     from tutela.declarations import Declarations
 
 
@@ -85,8 +85,8 @@ def _stored_declarations(engine: Engine) -> tuple[int | None, Declarations | Non
 def _connector_factory(
     declarations: Declarations, source: str | None, ring: KeyRing
 ) -> Callable[[], list[AbstractConnector]]:
-    """Connectors are opened on first use (and kept): dataset files are read relative to
-    the declaration file they were loaded with."""
+    """Connectors of the declared databases, opened on first use (and kept): dataset files
+    are read relative to the declaration file they were loaded with."""
     opened: list[AbstractConnector] = []
 
     def connectors() -> list[AbstractConnector]:
@@ -99,12 +99,27 @@ def _connector_factory(
         parents = {e.key: e.parent for e in taxonomy.categories} if taxonomy else {}
         hash_key = ring.index_key("_datasets", "erasure-hash")
         for entry in declarations.datasets:
-            opened.extend(
-                open_sql_connectors(entry, base_dir=base, parents=parents, hash_key=hash_key)
-            )
+            if not entry.is_http:
+                opened.extend(
+                    open_sql_connectors(entry, base_dir=base, parents=parents, hash_key=hash_key)
+                )
         return opened
 
     return connectors
+
+
+def _hook_factory(declarations: Declarations) -> Callable[[], list[AbstractHookConnector]]:
+    """Connectors of the declared application endpoints (their secrets are read when used)."""
+    opened: list[AbstractHookConnector] = []
+
+    def hooks() -> list[AbstractHookConnector]:
+        if not opened:
+            from tutela.adapters.connectors import open_http_connector
+
+            opened.extend(open_http_connector(e) for e in declarations.datasets if e.is_http)
+        return opened
+
+    return hooks
 
 
 def _mailer(settings: Settings, declarations: Declarations | None) -> AbstractMailer | None:
@@ -158,8 +173,11 @@ def open_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime:
         pipl_response_days=settings.pipl_response_days,
         package_days=settings.package_days,
     )
-    if declarations is not None and declarations.datasets:
+    datasets = declarations.datasets if declarations is not None else ()
+    if declarations is not None and any(not d.is_http for d in datasets):
         ctx.connectors = _connector_factory(declarations, source, ring)
+    if declarations is not None and any(d.is_http for d in datasets):
+        ctx.hooks = _hook_factory(declarations)
     return Runtime(settings, engine, key_engine, ring, ctx, declarations, declarations_id)
 
 

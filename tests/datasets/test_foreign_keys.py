@@ -107,15 +107,18 @@ def test_children_are_deleted_before_parents(url: str) -> None:
     assert [r[0] for r in rows(url, "account")] == [1, 2]
 
 
-def test_a_key_other_rows_point_at_stays_with_placeholders(url: str) -> None:
+def test_a_row_other_subjects_point_at_is_shared_and_untouched(url: str) -> None:
     shop = connector(url, "user.content")
     result = shop.erase({"email": "a@example.com"})
     shop.close()
-    assert rows(url, "address") == [(1, "[erased]"), (2, "Own Lane 2")]  # Ben lives there too
+    # Ben lives there too: the address is his as well, so it stays untouched
+    assert rows(url, "address") == [(1, "Shared Street 1"), (2, "Own Lane 2")]
     assert [r[0] for r in rows(url, "account")] == [2, 3]
     assert rows(url, "line") == [(30, 1, "pie")]
     (kept,) = result.collection("address").kept  # type: ignore[union-attr]
-    assert kept.reason == "referenced by account.address_id of rows outside this request"
+    assert kept.reason == (
+        "shared with other subjects (referenced by account.address_id of rows outside this request)"
+    )
 
 
 def test_rows_without_personal_data_keep_their_parents(url: str) -> None:

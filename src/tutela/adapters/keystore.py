@@ -85,6 +85,15 @@ class SqlKeyStore(AbstractKeyStore):
         with self._engine.begin() as conn:
             return bool(conn.execute(_DELETE, {"s": subject_id}).rowcount)
 
+    def present(self, subject_ids: Sequence[str]) -> set[str]:
+        if not subject_ids:
+            return set()
+        query = select(subject_keys.c.subject_id).where(
+            subject_keys.c.subject_id.in_(list(subject_ids))
+        )
+        with self._reader.connect() as conn:
+            return {str(s) for (s,) in conn.execute(query)}
+
     def count_by_version(self) -> dict[int, int]:
         query = select(subject_keys.c.kek_version, func.count()).group_by(
             subject_keys.c.kek_version

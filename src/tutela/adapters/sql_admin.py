@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from collections.abc import Sequence
 
-from tutela.adapters.tables import api_keys, declarations, tenants
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tutela.adapters.tables import api_keys, declarations, tenant_retention, tenants
 from tutela.services.ports import (
     AbstractApiKeyRepository,
     AbstractDeclarationStore,
     AbstractTenantRepository,
     ApiKeyRecord,
+    RetentionSetting,
 )
 
 _GET_KEY = select(
@@ -42,6 +46,29 @@ class SqlTenantRepository(AbstractTenantRepository):
     def list(self) -> list[tuple[str, str, int]]:
         query = select(tenants.c.id, tenants.c.name, tenants.c.created_at).order_by(tenants.c.id)
         return [(r[0], r[1], r[2]) for r in self._conn.execute(query)]
+
+    def retention(self, tenant_id: str) -> Sequence[RetentionSetting]:
+        query = (
+            select(*tenant_retention.c)
+            .where(tenant_retention.c.tenant_id == tenant_id)
+            .order_by(tenant_retention.c.purpose)
+        )
+        return [
+            RetentionSetting(r.tenant_id, r.purpose, r.keep, r.set_by, int(r.set_at))
+            for r in self._conn.execute(query)
+        ]
+
+    def set_retention(self, setting: RetentionSetting) -> None:
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        values = {"keep": setting.keep, "set_by": setting.set_by, "set_at": setting.set_at}
+        self._conn.execute(
+            dialect.insert(tenant_retention)
+            .values(tenant_id=setting.tenant_id, purpose=setting.purpose, **values)
+            .on_conflict_do_update(
+                index_elements=[tenant_retention.c.tenant_id, tenant_retention.c.purpose],
+                set_=values,
+            )
+        )
 
 
 class SqlApiKeyRepository(AbstractApiKeyRepository):

@@ -50,6 +50,11 @@ class SqlRequestRepository(AbstractRequestRepository):
         row = self._conn.execute(query).first()
         return None if row is None else _record(row)
 
+    def tenant_of(self, request_id: str) -> str | None:
+        query = select(requests.c.tenant_id).where(requests.c.id == request_id)
+        found = self._conn.execute(query).scalar_one_or_none()
+        return None if found is None else str(found)
+
     def save(self, record: RequestRecord) -> None:
         values = _values(record)
         values.pop("id")

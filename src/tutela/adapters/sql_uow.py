@@ -15,6 +15,7 @@ from tutela.adapters.sql_consent import SqlConsentRepository
 from tutela.adapters.sql_lifecycle import SqlLifecycleRepository
 from tutela.adapters.sql_requests import SqlRequestRepository
 from tutela.adapters.sql_subjects import SqlSubjectRepository
+from tutela.adapters.sql_sunset import SqlSunsetRepository
 from tutela.adapters.sql_visitors import SqlVisitorRepository
 from tutela.services.ports import AbstractUnitOfWork
 
@@ -38,6 +39,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.requests = SqlRequestRepository(conn)
         self.lifecycle = SqlLifecycleRepository(conn)
         self.visitors = SqlVisitorRepository(conn)
+        self.sunsets = SqlSunsetRepository(conn)
         return self
 
     def commit(self) -> None:

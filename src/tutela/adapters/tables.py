@@ -354,3 +354,43 @@ legal_holds = Table(
     Column("released_by", String(200), nullable=True),
     Index("ix_legal_holds_tenant", "tenant_id", "released_at"),
 )
+
+# retention periods a tenant's administrator chose at run time, for purposes whose retention
+# the declarations make tenant-configurable (within their bounds); they override the
+# declarations' tenants[].retention
+tenant_retention = Table(
+    "tenant_retention",
+    metadata,
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), primary_key=True),
+    Column("purpose", String(100), primary_key=True),
+    Column("keep", String(50), nullable=False),  # ISO 8601 duration
+    Column("set_by", String(200), nullable=False),
+    Column("set_at", BigInteger, nullable=False),
+)
+
+# the sunset of a tenant: started once, then resumed step by step until its signed report
+sunsets = Table(
+    "sunsets",
+    metadata,
+    Column("tenant_id", String(64), ForeignKey("tenants.id"), primary_key=True),
+    Column("started_at", BigInteger, nullable=False),
+    Column("started_by", String(200), nullable=False),
+    Column("steps", Text, nullable=False),  # JSON checkpoint: finished steps and their counts
+    Column("finished_at", BigInteger, nullable=True),
+    Column("report", Text, nullable=True),  # the final report, a compact JWS (counts only)
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# what a sunset did to each subject and recipient, written as it happens so that a resumed
+# sunset never tells a subject twice; details hold counts and error texts, never values
+sunset_items = Table(
+    "sunset_items",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("kind", String(20), primary_key=True),  # notice | recipient | erasure
+    Column("item", String(200), primary_key=True),  # a subject id or a recipient's name
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("detail", Text, nullable=True),
+    Column("at", BigInteger, nullable=False),
+)

@@ -32,11 +32,13 @@ def check_dataset_files(draft: Draft, base_dir: Path | None) -> tuple[list[Issue
     parents = {e.key: e.parent for e in draft.taxonomy.categories} if draft.taxonomy else {}
     read: list[tuple[int, DatasetEntry, DatasetSource]] = []
     for index, entry in draft.datasets:
+        if entry.file is None:
+            continue
         path = base_dir / entry.file
         if path.is_file():
             read.append((index, entry, read_dataset_file(path)))
     check_sources([source for _, _, source in read], known)
-    issues: list[Issue] = []
+    issues: list[Issue] = list(_store_names(draft, read))
     problems: list[Problem] = []
     for index, entry, source in read:
         datasets = [dataset for _, dataset in source.datasets]
@@ -54,6 +56,20 @@ def check_dataset_files(draft: Draft, base_dir: Path | None) -> tuple[list[Issue
                         source.add([Issue(where, _message(found), fix)])
         problems.extend(source.problems)
     return issues, problems
+
+
+def _store_names(
+    draft: Draft, read: list[tuple[int, DatasetEntry, DatasetSource]]
+) -> Iterator[Issue]:
+    """An endpoint's store name must differ from the datasets' fides_key: both name stores."""
+    keys = {dataset.fides_key for _, _, source in read for _, dataset in source.datasets}
+    for index, entry in draft.datasets:
+        if entry.http is not None and entry.name in keys:
+            yield Issue(
+                ("datasets", index, "name"),
+                f"{entry.name}: a dataset file already names a store so",
+                "choose another name; store names must be unique across datasets",
+            )
 
 
 def _name(found: PlanProblem) -> str:

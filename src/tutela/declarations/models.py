@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import date
 from functools import cached_property
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tutela.declarations.durations import Duration, parse_duration
 from tutela.declarations.types import (
@@ -25,9 +26,11 @@ from tutela.declarations.types import (
     Key,
     LanguageTag,
     Prefix,
+    SecretRef,
     Slug,
     TaxonomyKey,
     Url,
+    invalid,
 )
 
 Jurisdiction = Literal["gdpr", "pipl", "ccpa", "lgpd"]
@@ -233,6 +236,39 @@ class Recipient(_Model):
         default=None, description="Legal safeguard for a transfer to another country."
     )
     description: str | None = Field(default=None, description="Anything else to tell users.")
+    webhook: Url | None = Field(
+        default=None,
+        description="Address Tutela POSTs a signed notice to when the service stops "
+        "(tutela sunset); https, except on localhost. Needs webhook_secret.",
+    )
+    webhook_secret: SecretRef | None = Field(
+        default=None,
+        description="env:NAME of the variable holding the secret that signs the webhook "
+        "notices (at least 32 characters).",
+    )
+
+    @field_validator("webhook")
+    @classmethod
+    def _webhook_https(cls, value: str | None) -> str | None:
+        parts = urlsplit(value or "https://")
+        if parts.scheme != "https" and (parts.hostname or "") not in _LOOPBACK_HOSTS:
+            raise invalid(
+                f"{value}: webhook notices must not travel unencrypted",
+                "use an https:// address (plain http:// is accepted for localhost only)",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_pair(self) -> Recipient:
+        if (self.webhook is None) != (self.webhook_secret is None):
+            missing = "webhook_secret" if self.webhook_secret is None else "webhook"
+            raise invalid(
+                f"a recipient's webhook needs both webhook and webhook_secret; {missing} "
+                "is missing",
+                "add webhook: (the https address) and webhook_secret: (env:NAME of the "
+                "variable holding the signing secret), or remove both",
+            )
+        return self
 
 
 class Cookie(_Model):
@@ -281,12 +317,87 @@ class Erasure(_Model):
     )
 
 
-class Dataset(_Model):
-    """One of the organization's own databases, described in fideslang dataset format."""
+#: shortest and longest wait for an application endpoint to accept a request
+HTTP_TIMEOUT_RANGE = (1, 120)
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
-    file: str = Field(min_length=1, description="Dataset file, relative to this file.")
-    connection: Connection = Field(description="env:NAME of the variable holding the URL.")
-    description: str | None = Field(default=None, description="What the database holds.")
+
+class HttpEndpoint(_Model):
+    """An application endpoint that answers requests for a store Tutela cannot reach.
+
+    Tutela POSTs each request to ``url``, signed with the shared secret; the application
+    answers at once and posts the result back later (see docs/connectors.md).
+    """
+
+    url: Url = Field(
+        description="Address Tutela POSTs requests to, e.g. https://app.example.com/privacy-hook "
+        "(https, except on localhost)."
+    )
+    secret: SecretRef = Field(
+        description="env:NAME of the variable holding the shared secret that signs requests "
+        "and callbacks (at least 32 characters)."
+    )
+    timeout: IsoDuration = Field(
+        default="PT10S",
+        description="How long Tutela waits for the endpoint to accept a request, PT1S to PT2M.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "https" and (parts.hostname or "") not in _LOOPBACK_HOSTS:
+            raise invalid(
+                f"{value}: requests carry personal data and must not travel unencrypted",
+                "use an https:// address (plain http:// is accepted for localhost only)",
+            )
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_range(cls, value: str) -> str:
+        seconds = parse_duration(value).approx_days() * 86400
+        low, high = HTTP_TIMEOUT_RANGE
+        if not low <= seconds <= high:
+            raise invalid(
+                f"{value}: the endpoint must accept a request within {low} s to {high} s",
+                "write a duration from PT1S to PT2M, such as PT10S; the application answers "
+                "at once and posts the result back later",
+            )
+        return value
+
+    @property
+    def timeout_seconds(self) -> float:
+        return parse_duration(self.timeout).approx_days() * 86400
+
+
+class Dataset(_Model):
+    """One of the organization's own data stores.
+
+    Either a database Tutela reaches itself, described in fideslang dataset format (``file``
+    and ``connection``), or a store only the application reaches, which answers through an
+    endpoint (``name``, ``http`` and the ``categories`` it holds).
+    """
+
+    file: str | None = Field(
+        default=None, min_length=1, description="Dataset file, relative to this file."
+    )
+    connection: Connection | None = Field(
+        default=None, description="env:NAME of the variable holding the database URL."
+    )
+    name: Key | None = Field(
+        default=None,
+        description="Name of a store reached through an application endpoint (with http); "
+        "it names the store in access packages and in the callback address.",
+    )
+    http: HttpEndpoint | None = Field(
+        default=None, description="The application endpoint that answers for the store."
+    )
+    categories: tuple[TaxonomyKey, ...] = Field(
+        default=(),
+        description="Declared data categories the store behind the endpoint holds (with http).",
+    )
+    description: str | None = Field(default=None, description="What the store holds.")
     erasure: Erasure | None = Field(
         default=None, description="Erasure strategies and exemptions for this database."
     )
@@ -294,6 +405,65 @@ class Dataset(_Model):
         default=(),
         description="Fields a data subject may correct (rectification), as collection.field.",
     )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Dataset:
+        database = self.file is not None or self.connection is not None
+        endpoint = self.name is not None or self.http is not None
+        if database and endpoint:
+            raise invalid(
+                "a dataset is either a database (file, connection) or an application "
+                "endpoint (name, http), not both",
+                "split it into two entries under datasets",
+            )
+        if not database and not endpoint:
+            raise invalid(
+                "a dataset needs file and connection (a database Tutela reaches) or name "
+                "and http (an application endpoint)",
+                "add file: and connection:, or name: and http:",
+            )
+        if database:
+            return self._database()
+        return self._endpoint()
+
+    def _database(self) -> Dataset:
+        missing = "file" if self.file is None else "connection" if self.connection is None else ""
+        if missing:
+            raise invalid(
+                f"a database dataset needs {missing}",
+                "add file: (the fideslang dataset file) and connection: (env:NAME)",
+            )
+        if self.categories:
+            raise invalid(
+                "categories are listed for application endpoints only",
+                "remove categories; the dataset file gives each field's data categories",
+            )
+        return self
+
+    def _endpoint(self) -> Dataset:
+        if self.name is None or self.http is None:
+            missing = "name" if self.name is None else "http"
+            raise invalid(
+                f"an application endpoint needs {missing}",
+                "add name: (the store's name) and http: {url, secret}",
+            )
+        if not self.categories:
+            raise invalid(
+                "an application endpoint must list the data categories its store holds",
+                "add categories: with declared category keys, such as [user.contact.email]",
+            )
+        if self.erasure is not None or self.correctable:
+            raise invalid(
+                "erasure and correctable apply to databases Tutela reaches itself",
+                "remove them; the application decides how its store erases and corrects, "
+                "and corrections are sent by data category",
+            )
+        return self
+
+    @property
+    def is_http(self) -> bool:
+        """True for a store reached through an application endpoint."""
+        return self.http is not None
 
 
 class Policy(_Model):
@@ -338,7 +508,8 @@ class Declarations(_Model):
     )
     cookies: tuple[Cookie, ...] = Field(default=(), description="Cookies and tokens.")
     datasets: tuple[Dataset, ...] = Field(
-        default=(), description="The organization's own databases."
+        default=(),
+        description="The organization's own data stores: databases, and application endpoints.",
     )
     policy: Policy | None = Field(default=None, description="The published policy version.")
 

@@ -147,6 +147,18 @@ def _connection(value: str) -> str:
     return value
 
 
+def _secret(value: str) -> str:
+    scheme, _, name = value.partition(":")
+    if scheme != "env" or not _ENV_NAME.match(name):
+        raise invalid(
+            # The value is not repeated: it may be the secret itself.
+            "not an env:NAME reference",
+            "write env:NAME and put the secret in that environment variable, "
+            "such as env:BILLING_HOOK_SECRET (never the secret itself)",
+        )
+    return value
+
+
 _FIELD_PATH = re.compile(r"^[^.\s]+\.[^.\s]+(?:\.[^.\s]+)*$")
 
 
@@ -222,6 +234,15 @@ Connection = Annotated[
     AfterValidator(_connection),
     _string(
         r"^env:[A-Z_][A-Z0-9_]*$", "Environment variable holding a URL.", "env:SHOP_DATABASE_URL"
+    ),
+]
+SecretRef = Annotated[
+    str,
+    AfterValidator(_secret),
+    _string(
+        r"^env:[A-Z_][A-Z0-9_]*$",
+        "Environment variable holding a secret.",
+        "env:BILLING_HOOK_SECRET",
     ),
 ]
 FieldPath = Annotated[

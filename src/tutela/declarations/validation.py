@@ -14,7 +14,7 @@ from pathlib import Path
 from tutela.declarations import codes
 from tutela.declarations.draft import Draft
 from tutela.declarations.durations import parse_duration
-from tutela.declarations.models import Category, Purpose
+from tutela.declarations.models import Category, Dataset, Purpose
 from tutela.declarations.problems import Issue, Loc, format_path
 from tutela.declarations.taxonomy import Vocabulary, did_you_mean, fideslang_vocabulary
 
@@ -420,20 +420,52 @@ def _check_lists(context: _Context) -> Iterator[Issue]:
     yield from _duplicates(("jurisdictions",), enumerate(draft.jurisdictions), "jurisdiction")
 
 
+#: store names an application endpoint may not take (Tutela's own store in access packages)
+RESERVED_STORES = frozenset({"tutela"})
+
+
 def _check_datasets(context: _Context) -> Iterator[Issue]:
     draft = context.draft
     loc: Loc = ("datasets",)
-    yield from _duplicates(loc, ((i, d.file) for i, d in draft.datasets), "dataset file")
+    files = [(i, d) for i, d in draft.datasets if d.file is not None]
+    endpoints = [(i, d) for i, d in draft.datasets if d.http is not None and d.name]
+    yield from _duplicates(loc, ((i, d.file or "") for i, d in files), "dataset file")
+    yield from _duplicates(loc, ((i, d.name or "") for i, d in endpoints), "store name")
+    for index, dataset in endpoints:
+        yield from _check_endpoint(context, (*loc, index), dataset)
     if context.base_dir is None:
         return
-    for index, dataset in draft.datasets:
-        if not (context.base_dir / dataset.file).is_file():
+    for index, dataset in files:
+        if not (context.base_dir / (dataset.file or "")).is_file():
             yield Issue(
                 (*loc, index, "file"),
                 f"{dataset.file}: file not found",
                 "correct the path (it is relative to the declaration file) or create the "
                 "dataset file in fideslang format",
             )
+
+
+def _check_endpoint(context: _Context, loc: Loc, dataset: Dataset) -> Iterator[Issue]:
+    """An application endpoint: a free store name, declared categories."""
+    draft = context.draft
+    if dataset.name in RESERVED_STORES:
+        yield Issue(
+            (*loc, "name"),
+            f"{dataset.name}: reserved for Tutela's own data",
+            "choose another name, such as the application's, e.g. billing",
+        )
+    for position, key in enumerate(dataset.categories):
+        where = (*loc, "categories", position)
+        if key in draft.declared_categories:
+            continue
+        if key in context.known_categories:
+            yield Issue(
+                where,
+                f"{key}: not declared under categories",
+                f"add '- key: {key}' to categories and to a purpose it serves, or remove it here",
+            )
+        else:
+            yield context.unknown_category(where, key)
 
 
 _CHECKS: tuple[Check, ...] = (

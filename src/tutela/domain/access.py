@@ -4,7 +4,8 @@ Scopes:
 
 * ``app``      the company's application: register, look up, read and correct subjects.
 * ``dpo``      the privacy officer: everything ``app`` may, plus listing, erasing and audit.
-* ``admin``    the tenant's administrator: everything ``dpo`` may, plus the tenant's API keys.
+* ``admin``    the tenant's administrator: everything ``dpo`` may, plus the tenant's API keys
+               and the tenant's retention periods (where the declarations allow it).
 * ``platform`` the operator of the installation: tenants and keys of any tenant. It grants
                no access to any tenant's subjects by itself.
 
@@ -30,6 +31,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "requests.create": frozenset({"app", "dpo", "admin"}),
     "requests.manage": frozenset({"dpo", "admin"}),
     "tenants.manage": frozenset({"platform"}),
+    "retention.set": frozenset({"admin"}),  # the tenant's own admin, for its own tenant
+    "retention.read": frozenset({"dpo", "admin", "platform"}),
 }
 
 

@@ -491,8 +491,9 @@ def decide(
 ) -> Steps:
     """What happens to each row, children first.
 
-    A row that a field wants deleted stays when ``outside`` names it (rows this request
-    does not erase point at it) or when one of its children stays with its link intact.
+    A row that ``outside`` names (rows this request does not erase point at it: it is
+    shared with other subjects) stays untouched. A row that a field wants deleted stays when
+    one of its children stays with its link intact.
     ``erase_after`` pairs ``(first, then)`` put all rows of ``first`` before those of ``then``.
     """
     outside = outside or {}
@@ -511,7 +512,14 @@ def decide(
             if row_id in barriers:
                 continue
             plan = plans[row_id[0]]
-            pin = outside.get(row_id) or next(
+            shared = outside.get(row_id)
+            if shared is not None:
+                # rows of other subjects point at it: it is theirs too, and stays untouched
+                decision = Decision(row_id, False, {}, f"shared with other subjects ({shared})")
+                decided[row_id] = decision
+                step.append(decision)
+                continue
+            pin = next(
                 (_label(link) for link in children.get(row_id, ()) if _holds(decided, link)),
                 None,
             )

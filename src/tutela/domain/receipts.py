@@ -16,7 +16,7 @@ id. Signing is an adapter's job (``tutela.adapters.signing``); this module stays
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -157,9 +157,17 @@ class ReceiptEvent:
 
 
 def build_receipt(
-    event: ReceiptEvent, declarations: Declarations, *, purposes: Sequence[str]
+    event: ReceiptEvent,
+    declarations: Declarations,
+    *,
+    purposes: Sequence[str],
+    tenant_periods: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The consent receipt of ``event`` for ``purposes``, as a JSON-ready dict.
+
+    ``tenant_periods`` are the retention periods the tenant's administrator set at run time
+    (purpose key -> ISO 8601 duration); for tenant-configurable purposes they take the place
+    of the declarations' choice for the tenant.
 
     Raises :class:`~tutela.domain.errors.InvalidInput` for an unknown or repeated purpose
     key, or a jurisdiction or notice language the declarations do not list.
@@ -181,7 +189,7 @@ def build_receipt(
             "url": policy.url if policy else None,
         },
         "controllers": _controllers(event, declarations, chosen),
-        "purposes": [_purpose(p, event, declarations) for p in chosen],
+        "purposes": [_purpose(p, event, declarations, tenant_periods or {}) for p in chosen],
         "storage": {
             "region": declarations.storage.region,
             "countries": list(declarations.storage.countries),
@@ -297,7 +305,12 @@ def _controller(key: str, declarations: Declarations) -> str:
     return category.controller if category else "platform"
 
 
-def _purpose(purpose: Purpose, event: ReceiptEvent, declarations: Declarations) -> dict[str, Any]:
+def _purpose(
+    purpose: Purpose,
+    event: ReceiptEvent,
+    declarations: Declarations,
+    tenant_periods: Mapping[str, str],
+) -> dict[str, Any]:
     return {
         "key": purpose.key,
         "description": purpose.description,
@@ -305,7 +318,7 @@ def _purpose(purpose: Purpose, event: ReceiptEvent, declarations: Declarations) 
         "legal_basis": purpose.legal_basis,
         "legal_basis_dpv": DPV_LEGAL_BASES[purpose.legal_basis],
         "categories": [_category(key, declarations) for key in purpose.categories],
-        "retention": _retention(purpose, event, declarations),
+        "retention": _retention(purpose, event, declarations, tenant_periods),
         "recipients": [_recipient(r) for r in declarations.recipients if purpose.key in r.purposes],
     }
 
@@ -321,7 +334,10 @@ def _category(key: str, declarations: Declarations) -> dict[str, Any]:
 
 
 def _retention(
-    purpose: Purpose, event: ReceiptEvent, declarations: Declarations
+    purpose: Purpose,
+    event: ReceiptEvent,
+    declarations: Declarations,
+    tenant_periods: Mapping[str, str],
 ) -> dict[str, Any] | None:
     retention = purpose.retention
     if retention is None:
@@ -330,6 +346,8 @@ def _retention(
     tenant = next((t for t in declarations.tenants if t.id == event.tenant_id), None)
     if retention.tenant_configurable and tenant and purpose.key in tenant.retention:
         period, set_by = tenant.retention[purpose.key], "tenant"
+    if retention.tenant_configurable and purpose.key in tenant_periods:
+        period, set_by = tenant_periods[purpose.key], "tenant"
     return {"period": period, "after": retention.after, "then": retention.then, "set_by": set_by}
 
 

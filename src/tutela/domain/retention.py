@@ -14,7 +14,7 @@ Start events and what Tutela reads them from:
                         consent event);
 * ``account_closed``    when the account was closed (status ``closed``);
 * ``consent_withdrawn`` when consent to that purpose was withdrawn or refused;
-* ``purpose_ended``     never on its own: a purpose that ends is marked by the operator.
+* ``purpose_ended``     not yet: nothing marks a purpose ended, so such a rule never starts.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def expiry(
     category: str, collected: int, rules: Sequence[Rule], events: Events, now: dt.datetime
 ) -> Expiry | None:
     """When this category of this subject expires under every applicable rule (None when no
-    rule applies: data kept without a retention rule is reported by ``tutela check``)."""
+    rule applies: such data is never due)."""
     if not rules:
         return None
     latest: tuple[dt.datetime, Rule] | None = None

@@ -1,8 +1,10 @@
 """Data subjects: what may be stored about them and how a change is checked.
 
 A subject's fields are keyed by data category (``user.contact.email``). Only categories the
-declarations name may be stored; ``storage: hash`` categories are verify-only. The services
-turn the checked changes into ciphertexts, hashes and blind indexes.
+declarations name may be stored; ``storage: hash`` categories are verify-only; categories
+declared ``pseudonymous`` (usage analytics) are never stored with a subject, which would
+combine them with identity data. The services turn the checked changes into ciphertexts,
+hashes and blind indexes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class DeclaredCategory(Protocol):
     def identity(self) -> bool: ...
     @property
     def storage(self) -> str: ...
+    @property
+    def pseudonymous(self) -> bool: ...
 
 
 class CategoryCatalog(Protocol):
@@ -122,6 +126,12 @@ def check_changes(
         if category is None:
             problems.append(
                 f"{key}: not a declared data category; {_suggest(key, catalog.category_keys)}"
+            )
+            continue
+        if category.pseudonymous:
+            problems.append(
+                f"{key}: pseudonymous data is kept apart from identity data and never stored "
+                "with a data subject; keep it in its own system under its own pseudonymous id"
             )
             continue
         if raw is None:

@@ -17,7 +17,7 @@ from tutela.bootstrap import Runtime, open_runtime
 from tutela.domain.errors import InvalidInput
 from tutela.domain.identities import EMAIL_CATEGORY, PHONE_CATEGORY
 from tutela.domain.subjects import BIRTH_DATE_CATEGORY
-from tutela.entrypoints import api_banner, api_consent, api_errors, api_requests
+from tutela.entrypoints import api_banner, api_consent, api_errors, api_requests, api_tenants
 from tutela.entrypoints.api_auth import AuthCache, Who
 from tutela.services import audit, imports, keys, tenants, vault
 from tutela.settings import Settings
@@ -187,4 +187,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api_consent.install(app)
     api_requests.install(app)
     api_banner.install(app)
+    api_tenants.install(app)
     return app

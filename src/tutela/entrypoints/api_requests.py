@@ -1,16 +1,19 @@
-"""Data-subject requests over HTTP, and the public download of access packages."""
+"""Data-subject requests over HTTP, the public download of access packages, and the signed
+callbacks of application endpoints."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from tutela.domain.errors import InvalidInput, NotFound
 from tutela.entrypoints.api_auth import Who
-from tutela.services import packages, request_runner, requests
+from tutela.entrypoints.api_errors import envelope
+from tutela.services import hook_messages, hooks, packages, request_runner, requests
 from tutela.services.context import Context
 
 
@@ -117,6 +120,29 @@ def install(app: FastAPI) -> None:
     def run(request_id: str, who: Who) -> dict[str, Any]:
         return request_runner.run(ctx, who, request_id)
 
+    @app.post(
+        "/v1/requests/{request_id}/callbacks/{dataset}",
+        tags=["requests"],
+        response_model=None,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    )
+    async def callback(request_id: str, dataset: str, request: Request) -> Any:
+        """An application endpoint posts its result, signed with its shared secret (no API
+        key: the `Tutela-Signature` header is the credential; see docs/connectors.md)."""
+        body = await _capped_body(request, hook_messages.MAX_CALLBACK_BYTES)
+        if body is None:
+            limit = hook_messages.MAX_CALLBACK_BYTES // (1024 * 1024)
+            return JSONResponse(
+                envelope("too_large", f"a callback may hold at most {limit} MiB"), 413
+            )
+        signature = request.headers.get(hook_messages.SIGNATURE_HEADER)
+        return await run_in_threadpool(hooks.receive, ctx, request_id, dataset, body, signature)
+
     @app.get("/v1/requests/{request_id}/package", tags=["requests"])
     def package(request_id: str, who: Who) -> Response:
         package_id = requests.package_of(ctx, who, request_id)
@@ -138,6 +164,21 @@ def install(app: FastAPI) -> None:
                 _problem_page(exc.message), status_code=404 if isinstance(exc, NotFound) else 400
             )
         return _zip(content, package_id)
+
+
+async def _capped_body(request: Request, limit: int) -> bytes | None:
+    """The body, or ``None`` when it is larger than ``limit`` bytes (read no further)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _zip(content: bytes, name: str) -> Response:

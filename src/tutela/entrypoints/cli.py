@@ -470,6 +470,46 @@ def tenants_list(as_json: JsonOpt = False) -> None:
     emit(data, as_json, human)
 
 
+tenant_retention_app = typer.Typer(
+    help="A tenant's own retention periods, within the bounds the declarations set.",
+    no_args_is_help=True,
+)
+tenants_app.add_typer(tenant_retention_app, name="retention")
+
+
+@tenant_retention_app.command("set")
+def tenants_retention_set(
+    purpose: Annotated[str, typer.Argument(help="A tenant-configurable purpose key.")],
+    duration: Annotated[str, typer.Argument(help="ISO 8601 duration, e.g. P180D or P2Y.")],
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the tenant's retention period for a purpose (within its declared bounds)."""
+    from tutela.services import tenant_retention
+
+    with runtime() as rt:
+        data = tenant_retention.set_period(rt.ctx, rt.operator(tenant), purpose, duration)
+    emit(data, as_json, lambda: typer.echo(f"{tenant}: {purpose} kept {data['keep']}"))
+
+
+@tenant_retention_app.command("list")
+def tenants_retention_list(tenant: TenantOpt = "default", as_json: JsonOpt = False) -> None:
+    """The retention period in force for each purpose, and where it comes from."""
+    from tutela.services import tenant_retention
+
+    with runtime() as rt:
+        data = tenant_retention.listing(rt.ctx, rt.operator(tenant))
+
+    def human() -> None:
+        for p in data:
+            bounds = f"  (tenant may set {p['min']}..{p['max']})" if p["min"] else ""
+            typer.echo(f"{p['purpose']}: {p['keep']} after {p['after']}, {p['source']}{bounds}")
+            if p["note"]:
+                typer.echo(f"  note: {p['note']}")
+
+    emit(data, as_json, human)
+
+
 @apikeys_app.command("issue")
 def apikeys_issue(
     tenant: TenantOpt = "default",
@@ -590,6 +630,43 @@ def keys_retire(version: int, as_json: JsonOpt = False) -> None:
     with runtime() as rt:
         keys.retire(rt.ctx, rt.operator(), version)
     emit({"retired": version}, as_json, lambda: typer.echo(f"version {version} retired"))
+
+
+@keys_app.command("reconcile")
+def keys_reconcile(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Finish the erasures (default: only report).")
+    ] = False,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", "-t", help="Only this tenant (default: all).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """After a restore: finish erasures the restored database or key store does not know of."""
+    from tutela.services import keys, tenants
+
+    with runtime() as rt:
+        names = (
+            [tenant]
+            if tenant
+            else [str(t["id"]) for t in tenants.list_tenants(rt.ctx, rt.operator())]
+        )
+        data = [keys.reconcile(rt.ctx, rt.operator(n), apply=apply).as_dict() for n in names]
+
+    def human() -> None:
+        for item in data:
+            state = "erased" if apply else "to erase with --apply"
+            found = f", {item['shredded']} without a data key ({state})" if item["shredded"] else ""
+            typer.echo(f"tenant {item['tenant']}: {item['subjects_checked']} checked{found}")
+            for sid in item["subjects"]:
+                typer.echo(f"  {sid}")
+            if item["keys_revived"]:
+                done = "deleted" if apply else "to delete with --apply"
+                typer.echo(f"  keys of erased subjects back in the key store ({done}):")
+            for sid in item["keys_revived"]:
+                typer.echo(f"  {sid}")
+
+    emit(data, as_json, human)
 
 
 # --- audit ------------------------------------------------------------------------------
@@ -923,13 +1000,17 @@ def receipts_verify(
             assert rt.ctx.signer is not None
             keys = rt.ctx.signer.jwks()
     payload = verify_jws(token, keys)
-    emit(
-        {"valid": True, "receipt": payload},
-        as_json,
-        lambda: typer.echo(
-            f"valid: receipt {payload.get('record_id')} ({payload.get('event', {}).get('state')})"
-        ),
-    )
+
+    def human() -> None:
+        if "record_id" in payload:  # a consent receipt
+            state = payload.get("event", {}).get("state")
+            typer.echo(f"valid: receipt {payload['record_id']} ({state})")
+        else:  # another signed document (e.g. a sunset report)
+            typer.echo(
+                f"valid: signed {payload.get('schema') or payload.get('kind') or 'document'}"
+            )
+
+    emit({"valid": True, "receipt": payload}, as_json, human)
 
 
 def _json_file(path: Path) -> Any:
@@ -963,6 +1044,8 @@ def _receipt_token(path: Path) -> str:
 def _print_request(data: dict[str, Any]) -> None:
     urgency = f" [{data['urgency']}]" if data.get("urgency") else ""
     typer.echo(f"{data['id']}  {data['type']:16} {data['state']:11} due {data['due']}{urgency}")
+    if data.get("waiting_for"):
+        typer.echo(f"  waiting for: {', '.join(data['waiting_for'])} (run again once they answer)")
     for entry in data.get("history", []):
         typer.echo(f"  {entry['at']}  {entry['from'] or '-'} -> {entry['to']}: {entry['note']}")
     if data.get("result"):
@@ -1312,6 +1395,66 @@ def retention_plan(tenant: TenantOpt = "default", as_json: JsonOpt = False) -> N
 def retention_sweep(tenant: TenantOpt = "default", as_json: JsonOpt = False) -> None:
     """Remove what has outlived its retention rules (resumable; evidence in the audit log)."""
     _retention(True, tenant, as_json)
+
+
+# --- sunset ------------------------------------------------------------------------------
+
+
+@app.command()
+def sunset(
+    confirm: Annotated[
+        str | None,
+        typer.Option(
+            "--confirm",
+            metavar="TENANT-OR-ALL",
+            help="The tenant to shut down (its id), or ALL for every tenant.",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stop the service: tell every subject, refuse new data, close the recipients, erase what
+    no legal hold keeps, and sign a final report (resumable: run it again to continue)."""
+    if not confirm:
+        fail(
+            "a sunset tells every subject the service stops, then deletes their data for good; "
+            "confirm it with --confirm TENANT (or --confirm ALL for every tenant)"
+        )
+    from tutela.adapters.webhooks import HttpWebhooks
+    from tutela.services import sunset as sunsets
+
+    with runtime() as rt:
+        names = sunsets.targets(rt.ctx, confirm)
+        webhooks = HttpWebhooks()
+        data = [sunsets.run(rt.ctx, rt.operator(name), webhooks) for name in names]
+
+    def human() -> None:
+        for item in data:
+            report = item["report"]
+            subjects, recipients = report["subjects"], report["recipients"]
+            typer.echo(f"tenant {item['tenant']}: the service has stopped")
+            typer.echo(
+                f"  subjects notified: {subjects['notified']}, erased: {subjects['erased']}, "
+                f"kept by legal holds: {subjects['kept_by_holds']}"
+            )
+            for held in report["holds"]:
+                typer.echo(
+                    f"  kept by hold {held['hold']}: {held['subjects']} subject(s), "
+                    f"{held['fields']} field(s)"
+                )
+            for dataset in report["datasets"]:
+                typer.echo(
+                    f"  dataset {dataset['dataset']}: {dataset['rows_deleted']} row(s) deleted, "
+                    f"{dataset['rows_updated']} anonymized"
+                )
+            typer.echo(
+                f"  recipients closed: {recipients['closed']} (webhooks notified: "
+                f"{recipients['notified']}, failed: {recipients['failed']})"
+            )
+            if recipients["failed"]:
+                typer.echo("  run tutela sunset again to retry the failed webhooks")
+            typer.echo(f"  signed report (verify with tutela receipts verify):\n{item['receipt']}")
+
+    emit(data if confirm == "ALL" else data[0], as_json, human)
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ from tutela.domain.consent import ConsentEvent as FoldEvent
 from tutela.domain.errors import ConfigurationError, InvalidInput, NotFound, SubjectErased
 from tutela.domain.identities import normalize_email
 from tutela.domain.subjects import ERASED, iso
+from tutela.services import stopped
 from tutela.services.context import Context
 from tutela.services.decisions import ALL, DecisionCache, SubjectDecisions, purpose_rules
 from tutela.services.ports import AbstractUnitOfWork, ConsentRecord, Standing
@@ -190,6 +191,8 @@ def record(
             )
         )
     with ctx.uow() as uow:  # receipts are signed already: the write lock is held briefly
+        if action == "grant":  # withdrawing and refusing stay possible after a sunset
+            stopped.refuse_new_data(uow, tenant)
         _check_guardian_rules(ctx, _standing_in(uow, tenant, subject_id), action, by)
         states = uow.consent.states(tenant, subject_id)
         for item in records:
@@ -272,7 +275,23 @@ def _sign_receipt(
         "bundled": bundled,
     }
     event = ReceiptEvent(**fields)
-    return ctx.signer.sign(build_receipt(event, _declarations(ctx), purposes=[purpose]))
+    declarations = _declarations(ctx)
+    periods = _tenant_periods(ctx, declarations, tenant, purpose)
+    return ctx.signer.sign(
+        build_receipt(event, declarations, purposes=[purpose], tenant_periods=periods)
+    )
+
+
+def _tenant_periods(ctx: Context, declarations: Any, tenant: str, purpose: str) -> dict[str, str]:
+    """The tenant's run-time retention period for this purpose, if it may set one (the
+    database is read only for tenant-configurable purposes)."""
+    declared = next((p for p in declarations.purposes if p.key == purpose), None)
+    if declared is None or declared.retention is None or not declared.retention.tenant_configurable:
+        return {}
+    from tutela.services.tenant_retention import periods
+
+    period = periods(ctx, tenant).get(purpose)
+    return {purpose: period.keep} if period is not None and period.setting else {}
 
 
 def withdraw_all(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tutela.datasets.ports import AbstractConnector
+from tutela.datasets.ports import AbstractConnector, AbstractHookConnector
 from tutela.domain.subjects import CategoryCatalog
 from tutela.services.decisions import DecisionCache
 from tutela.services.ports import (
@@ -52,4 +52,6 @@ class Context:
     package_days: int = 7
     #: opens the connectors of the declared datasets (None: no datasets declared)
     connectors: Callable[[], list[AbstractConnector]] | None = None
+    #: the declared application endpoints (None: none declared)
+    hooks: Callable[[], list[AbstractHookConnector]] | None = None
     extras: dict[str, Any] = field(default_factory=dict)

@@ -15,6 +15,7 @@ from tutela.domain.access import Principal
 from tutela.domain.audit import AuditEvent
 from tutela.domain.errors import Conflict, InvalidInput, TutelaError
 from tutela.domain.subjects import ACTIVE, FieldChange, check_changes
+from tutela.services import stopped
 from tutela.services.context import Context
 from tutela.services.ports import StoredField, SubjectRecord, WrappedKey
 from tutela.services.vault import _stored, _today
@@ -122,6 +123,7 @@ def import_subjects(
                 )
             )
         with ctx.uow() as uow:
+            stopped.refuse_new_data(uow, tenant)
             try:
                 uow.subjects.import_many(records, fields, lookups, now)
             except Conflict as exc:

@@ -7,7 +7,7 @@ use the real SQL adapters on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -45,6 +45,17 @@ class ApiKeyRecord:
     created_at: int
     created_by: str
     revoked_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSetting:
+    """A retention period a tenant's administrator chose for a tenant-configurable purpose."""
+
+    tenant_id: str
+    purpose: str
+    keep: str  # ISO 8601 duration
+    set_by: str
+    set_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +162,14 @@ class AbstractTenantRepository(abc.ABC):
     @abc.abstractmethod
     def list(self) -> list[tuple[str, str, int]]: ...
 
+    @abc.abstractmethod
+    def retention(self, tenant_id: str) -> Sequence[RetentionSetting]:
+        """The retention periods the tenant's administrator set, by purpose."""
+
+    @abc.abstractmethod
+    def set_retention(self, setting: RetentionSetting) -> None:
+        """Set (or replace) the tenant's period for one purpose."""
+
 
 class AbstractApiKeyRepository(abc.ABC):
     @abc.abstractmethod
@@ -194,6 +213,7 @@ class AbstractUnitOfWork(abc.ABC):
     requests: AbstractRequestRepository
     visitors: AbstractVisitorRepository
     lifecycle: AbstractLifecycleRepository
+    sunsets: AbstractSunsetRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self
@@ -231,6 +251,10 @@ class AbstractKeyStore(abc.ABC):
 
     @abc.abstractmethod
     def delete(self, subject_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    def present(self, subject_ids: Sequence[str]) -> set[str]:
+        """Which of these subjects still have a data key."""
 
     @abc.abstractmethod
     def count_by_version(self) -> dict[int, int]: ...
@@ -446,6 +470,10 @@ class AbstractRequestRepository(abc.ABC):
         """``lock`` takes the row for update (workers: one runner per request)."""
 
     @abc.abstractmethod
+    def tenant_of(self, request_id: str) -> str | None:
+        """The tenant of a request known by id alone (callbacks carry no tenant)."""
+
+    @abc.abstractmethod
     def save(self, record: RequestRecord) -> None: ...
 
     @abc.abstractmethod
@@ -601,3 +629,77 @@ class AbstractLifecycleRepository(abc.ABC):
     def holds(
         self, tenant_id: str, today: Any, *, subject_ids: Sequence[str] | None = None
     ) -> list[Hold]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SunsetState:
+    """The sunset of one tenant: when it started, the steps finished, its signed report."""
+
+    tenant_id: str
+    started_at: int
+    started_by: str
+    steps: dict[str, Any]  # finished step -> its counts
+    finished_at: int | None = None
+    report: str | None = None  # compact JWS
+    updated_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SunsetItem:
+    """What a sunset did to one subject or recipient (counts or an error text, no values)."""
+
+    kind: str  # notice | recipient | erasure
+    item: str  # subject id or recipient name
+    state: str
+    attempts: int
+    detail: dict[str, Any] | None
+    at: int
+
+
+class AbstractSunsetRepository(abc.ABC):
+    @abc.abstractmethod
+    def stopped(self, tenant_id: str) -> bool:
+        """Whether the tenant's sunset has started (no new personal data from then on)."""
+
+    @abc.abstractmethod
+    def get(self, tenant_id: str) -> SunsetState | None: ...
+
+    @abc.abstractmethod
+    def start(self, state: SunsetState) -> None: ...
+
+    @abc.abstractmethod
+    def save(self, state: SunsetState) -> None: ...
+
+    @abc.abstractmethod
+    def items(
+        self, tenant_id: str, kind: str, names: Sequence[str] | None = None
+    ) -> dict[str, SunsetItem]:
+        """The recorded items of a kind (all, or those named)."""
+
+    @abc.abstractmethod
+    def put_item(self, tenant_id: str, item: SunsetItem, *, new: bool) -> None:
+        """Insert (``new``: a second insert of the same item fails) or replace an item."""
+
+    @abc.abstractmethod
+    def count_items(self, tenant_id: str, kind: str) -> dict[str, int]:
+        """How many items of a kind are in each state."""
+
+    @abc.abstractmethod
+    def item_details(self, tenant_id: str, kind: str) -> Iterator[dict[str, Any]]:
+        """The details of the items of a kind that have some, in batches behind the scenes."""
+
+
+class WebhookFailed(Exception):
+    """A webhook did not accept a notice: unreachable, too slow, not 2xx, or no secret."""
+
+
+class AbstractWebhooks(abc.ABC):
+    """Signed notices POSTed to the addresses the declarations give (e.g. to recipients)."""
+
+    @abc.abstractmethod
+    def secret(self, reference: str) -> bytes:
+        """The secret an ``env:NAME`` reference names; raises WebhookFailed when unusable."""
+
+    @abc.abstractmethod
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
+        """POST a JSON body; raises WebhookFailed unless the receiver answered 2xx."""

@@ -4,6 +4,10 @@ A run is resumable: the request is ``in_progress`` from its first step, each fin
 is written to its checkpoint, and a run started again (after a crash or ``kill -9``) skips
 the steps already done. Steps are idempotent (erasing what is already erased changes
 nothing). A request is marked completed only after every step has finished.
+
+A dataset step that needs the result of an application endpoint (``services/hooks.py``)
+stops the run while that result has not come back: the request stays ``in_progress``, its
+view says what it waits for, and a later run carries on from that step.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from tutela.datasets.ports import AbstractConnector
 from tutela.domain.access import Principal
 from tutela.domain.subjects import ERASED
-from tutela.services import consent, mail, packages, vault
+from tutela.services import consent, hooks, mail, packages, vault
 from tutela.services import requests as intake
 from tutela.services.context import Context
 from tutela.services.ports import RequestRecord, Standing
@@ -26,7 +31,12 @@ VAULT = "vault"
 
 
 def run(ctx: Context, who: Principal, request_id: str) -> dict[str, Any]:
-    """Run a verified (or resume an interrupted) request; returns the completed request."""
+    """Run a verified (or resume an interrupted) request.
+
+    Returns the completed request, or the request still ``in_progress`` with
+    ``waiting_for`` when an application endpoint has not posted its result yet: a later run
+    (after the callback) completes it.
+    """
     who.require("requests.manage")
     now = ctx.clock()
     with ctx.uow() as uow:
@@ -48,13 +58,13 @@ def run(ctx: Context, who: Principal, request_id: str) -> dict[str, Any]:
     for name, step in STEPS[record.type]:
         if name in checkpoint:
             continue
-        checkpoint[name] = step(ctx, who, record)
-        with ctx.uow() as uow:
-            current = intake._get(uow, who.tenant_id, request_id, lock=True)
-            uow.requests.save(
-                replace(current, checkpoint=json.dumps(checkpoint), updated_at=ctx.clock())
-            )
-            uow.commit()
+        try:
+            result = step(ctx, who, record)
+        except hooks.Waiting:
+            with ctx.uow(read_only=True) as uow:
+                return intake.view(ctx, intake._get(uow, who.tenant_id, request_id))
+        checkpoint = _save_step(ctx, who, request_id, name, result)
+    steps = {name: checkpoint[name] for name, _ in STEPS[record.type]}
     now = ctx.clock()
     with ctx.uow() as uow:
         current = intake._get(uow, who.tenant_id, request_id, lock=True)
@@ -66,13 +76,33 @@ def run(ctx: Context, who: Principal, request_id: str) -> dict[str, Any]:
             "completed",
             f"{record.type} completed",
             now,
-            result=json.dumps(checkpoint),
+            result=json.dumps(steps),
+            checkpoint=json.dumps(hooks.stored_for_completion(_checkpoint(current))),
         )
-        _tell_subject(ctx, uow, done, checkpoint, now)
+        _tell_subject(ctx, uow, done, steps, now)
         uow.commit()
     if ctx.mailer is not None:
         mail.deliver(ctx, ctx.mailer)
     return intake.view(ctx, done)
+
+
+def _checkpoint(record: RequestRecord) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(record.checkpoint or "{}")
+    return loaded
+
+
+def _save_step(
+    ctx: Context, who: Principal, request_id: str, name: str, result: dict[str, Any]
+) -> dict[str, Any]:
+    """Add a finished step to the stored checkpoint (keeping what callbacks wrote meanwhile)."""
+    with ctx.uow() as uow:
+        current = intake._get(uow, who.tenant_id, request_id, lock=True)
+        checkpoint = {**_checkpoint(current), name: result}
+        uow.requests.save(
+            replace(current, checkpoint=json.dumps(checkpoint), updated_at=ctx.clock())
+        )
+        uow.commit()
+    return checkpoint
 
 
 def _tell_subject(
@@ -137,14 +167,14 @@ def consent_access(ctx: Context, who: Principal, record: RequestRecord) -> dict[
 def access_package(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
     """Gather everything in memory and store it only as the encrypted package: no personal
     value is ever written to the request's checkpoint or result."""
+    stores = dataset_access(ctx, who, record)  # first: it may have to wait for endpoints
     found: dict[str, dict[str, list[dict[str, Any]]]] = {
         "tutela": {
             "subject": vault_access(ctx, who, record).get("rows", []),
             "consent": consent_access(ctx, who, record).get("rows", []),
-        }
+        },
+        **stores,
     }
-    for store, collections in dataset_access(ctx, who, record).items():
-        found[store] = collections
     now = ctx.clock()
     content = packages.build_zip(found, record.language, now)
     with ctx.uow() as uow:
@@ -160,27 +190,44 @@ def _identities(ctx: Context, record: RequestRecord) -> dict[str, str]:
     return {"email": value} if record.identity_kind == "email" else {"phone_number": value}
 
 
+def _connectors(ctx: Context) -> list[AbstractConnector]:
+    return ctx.connectors() if ctx.connectors is not None else []
+
+
+def _no_datasets(ctx: Context) -> bool:
+    return ctx.connectors is None and ctx.hooks is None
+
+
+# The dataset steps ask the application endpoints first (``hooks.answers`` delivers the
+# request once and raises ``hooks.Waiting`` until every result has come back), so that the
+# databases are read or changed only in the run that completes the step.
+
+
 def dataset_access(
     ctx: Context, who: Principal, record: RequestRecord
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Rows of the application's own databases reached from the subject's identity."""
-    if ctx.connectors is None:
+    """Rows of the application's own stores reached from the subject's identity."""
+    if _no_datasets(ctx):
         return {}
-    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
     identities = _identities(ctx, record)
-    for connector in ctx.connectors():
+    answered = hooks.answers(ctx, who, record, identities)
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for connector in _connectors(ctx):
         result = connector.access(identities).as_json()
         found[result["dataset"]] = result["collections"]
+    for store, answer in answered.items():
+        found[store] = answer["collections"]
     return found
 
 
 def dataset_erasure(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
-    """Erase in every declared dataset (each all-or-nothing); what was kept, why, until."""
-    if ctx.connectors is None:
+    """Erase in every declared store (each all-or-nothing); what was kept, why, until."""
+    if _no_datasets(ctx):
         return {}
-    summary: dict[str, Any] = {}
     identities = _identities(ctx, record)
-    for connector in ctx.connectors():
+    answered = hooks.answers(ctx, who, record, identities)
+    summary: dict[str, Any] = {}
+    for connector in _connectors(ctx):
         result = connector.erase(identities)
         summary[result.dataset] = {
             c.collection: {
@@ -194,17 +241,21 @@ def dataset_erasure(ctx: Context, who: Principal, record: RequestRecord) -> dict
             }
             for c in result.collections
         }
+    for store, answer in answered.items():
+        summary[store] = answer["collections"]
     return summary
 
 
 def dataset_rectification(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
-    """Correct declared-correctable fields whose categories match the corrected ones."""
-    if ctx.connectors is None:
+    """Correct declared-correctable fields whose categories match the corrected ones; an
+    endpoint gets the corrections of the categories its store holds."""
+    if _no_datasets(ctx):
         return {}
     fields: dict[str, str | None] = intake.details_of(ctx, record).get("fields", {})
     identities = _identities(ctx, record)
+    answered = hooks.answers(ctx, who, record, identities, fields)
     summary: dict[str, Any] = {}
-    for connector in ctx.connectors():
+    for connector in _connectors(ctx):
         changes = {
             path: fields[category]
             for path, categories in connector.correctable_categories().items()
@@ -215,6 +266,8 @@ def dataset_rectification(ctx: Context, who: Principal, record: RequestRecord) -
             summary[connector.dataset.fides_key] = dict(
                 connector.rectify(identities, changes).updated
             )
+    for store, answer in answered.items():
+        summary[store] = dict(answer["updated"])
     return summary
 
 

@@ -470,6 +470,7 @@ def reject(ctx: Context, who: Principal, request_id: str, reason: str) -> dict[s
             reason.strip()[:1000],
             now,
             rejection_reason=reason.strip()[:1000],
+            checkpoint=_without_results(record.checkpoint),
         )
         _notify(
             ctx,
@@ -481,6 +482,15 @@ def reject(ctx: Context, who: Principal, request_id: str, reason: str) -> dict[s
         )
         uow.commit()
     return view(ctx, record)
+
+
+def _without_results(checkpoint: str | None) -> str | None:
+    """A closed request keeps no result an application endpoint posted (e.g. access rows)."""
+    if not checkpoint:
+        return checkpoint
+    from tutela.services.hooks import stored_for_completion
+
+    return json.dumps(stored_for_completion(json.loads(checkpoint)))
 
 
 def cancel(ctx: Context, who: Principal, request_id: str) -> dict[str, Any]:
@@ -598,6 +608,10 @@ def view(
     acknowledge = rules.acknowledge_by(rule, received)
     if acknowledge is not None:
         data["acknowledge_by"] = acknowledge.isoformat()
+    if record.state == "in_progress" and record.checkpoint:
+        from tutela.services.hooks import waiting_view
+
+        data.update(waiting_view(record))
     if history is not None:
         data["history"] = [{**h, "at": iso(h["at"])} for h in history]
     return data

@@ -56,23 +56,19 @@ class Report:
 
 
 def rules_by_category(ctx: Context, tenant_id: str) -> dict[str, list[Rule]]:
-    declarations = ctx.declarations
-    chosen: dict[str, str] = {}
-    for tenant in getattr(declarations, "tenants", ()):
-        if tenant.id == tenant_id:
-            chosen = dict(tenant.retention)
+    """The rules of each category in this tenant. Tenant-configurable purposes use the
+    period the tenant's administrator set at run time, else the declarations' choice for the
+    tenant, else the purpose's ``keep`` (see ``services.tenant_retention``)."""
+    from tutela.declarations.durations import parse_duration
+    from tutela.services.tenant_retention import periods
+
+    in_force = periods(ctx, tenant_id)
     found: dict[str, list[Rule]] = {}
-    for purpose in getattr(declarations, "purposes", ()):
+    for purpose in getattr(ctx.declarations, "purposes", ()):
         retention = purpose.retention
         if retention is None:
             continue
-        keep_text = (
-            chosen.get(purpose.key, retention.keep)
-            if retention.tenant_configurable
-            else (retention.keep)
-        )
-        from tutela.declarations.durations import parse_duration
-
+        keep_text = in_force[purpose.key].keep
         duration = parse_duration(keep_text)
         rule = Rule(purpose.key, duration.add_to, keep_text, retention.after, retention.then)
         for category in purpose.categories:
@@ -171,7 +167,7 @@ def _apply(
             vault.erase(ctx, who, record.id, "retention period ended")
             report.erased_subjects += 1
         else:
-            vault.update(ctx, who, record.id, dict.fromkeys(remove))
+            vault.update(ctx, who, record.id, dict.fromkeys(remove), activity=False)
         for reason in reasons:
             counts[(reason.rule, reason.then)] += 1
     now = ctx.clock()

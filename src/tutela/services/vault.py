@@ -23,7 +23,7 @@ from tutela.domain.subjects import (
     SubjectView,
     check_changes,
 )
-from tutela.services import consent
+from tutela.services import consent, stopped
 from tutela.services.context import Context
 from tutela.services.ports import (
     AbstractCipher,
@@ -85,6 +85,7 @@ def register(
     now = ctx.clock()
     record = SubjectRecord(subject_id, tenant, ACTIVE, now, now)
     with ctx.uow() as uow:
+        stopped.refuse_new_data(uow, tenant)
         try:
             uow.subjects.import_many(
                 [record],
@@ -206,9 +207,19 @@ def find(ctx: Context, who: Principal, kind: str, value: str) -> SubjectView:
 
 
 def update(
-    ctx: Context, who: Principal, subject_id: str, fields: Mapping[str, str | None]
+    ctx: Context,
+    who: Principal,
+    subject_id: str,
+    fields: Mapping[str, str | None],
+    *,
+    activity: bool = True,
 ) -> SubjectView:
-    """Correct (rectify) fields; a None value removes the field."""
+    """Correct (rectify) fields; a None value removes the field.
+
+    ``activity=False`` (retention removing expired fields) leaves the subject's time of last
+    change alone: retention periods counted from ``last_activity`` or ``account_closed``
+    read it, and removing what expired is not the subject's activity.
+    """
     who.require("subjects.write")
     if not fields:
         raise InvalidInput("nothing to change; give at least one field")
@@ -247,7 +258,8 @@ def update(
             if change.lookup is not None and change.normalized is not None:
                 digest = ctx.crypto.index(tenant, change.lookup, change.normalized)
                 uow.subjects.add_lookup(tenant, change.lookup, digest, subject_id)
-        uow.subjects.touch(tenant, subject_id, now)
+        if activity:
+            uow.subjects.touch(tenant, subject_id, now)
         birth = next((c for c in changes if c.category == BIRTH_DATE_CATEGORY), None)
         if birth is not None and birth.value is not None:  # a removal keeps what is known
             kept = uow.consent.standing(tenant, subject_id) or Standing()
@@ -268,7 +280,13 @@ def update(
         )
         view = _decrypt(
             ctx,
-            SubjectRecord(subject_id, tenant, record.status, record.created_at, now),
+            SubjectRecord(
+                subject_id,
+                tenant,
+                record.status,
+                record.created_at,
+                now if activity else record.updated_at,
+            ),
             uow.subjects.fields(tenant, subject_id),
         )
         uow.commit()
@@ -367,6 +385,12 @@ def verify_secret(
         if record is None:
             raise _not_found(subject_id)
         stored = {f.category: f for f in uow.subjects.fields(tenant, subject_id)}
+    if record.status == ERASED or ctx.keys.get(subject_id) is None:
+        # shredded: e.g. a main-database backup from before the erasure was restored
+        raise SubjectErased(
+            f"subject {subject_id} was erased; nothing can be verified",
+            details={"subject_id": subject_id},
+        )
     field = stored.get(category)
     if field is None or field.kind != "h":
         raise InvalidInput(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from tutela.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from tutela.adapters.connectors.http import HttpConnector
     from tutela.adapters.connectors.sql import SqlConnector
     from tutela.declarations.models import Dataset as DatasetEntry
 
@@ -31,6 +32,8 @@ def open_sql_connectors(
     from tutela.adapters.database import make_engine
     from tutela.datasets.loading import load_datasets
 
+    if entry.file is None or entry.connection is None:
+        raise ConfigurationError(f"{entry.name}: not a database (it has no file and connection)")
     name = entry.connection.removeprefix("env:")
     url = (os.environ if environ is None else environ).get(name)
     if not url:
@@ -53,3 +56,12 @@ def open_sql_connectors(
         )
         for dataset in datasets
     ]
+
+
+def open_http_connector(
+    entry: DatasetEntry, *, environ: Mapping[str, str] | None = None
+) -> HttpConnector:
+    """The connector of a declared application endpoint; its secret is read when used."""
+    from tutela.adapters.connectors import http
+
+    return http.open_http_connector(entry, environ=environ)

@@ -313,12 +313,15 @@ def _outside_pins(
     plans: Mapping[str, CollectionPlan],
     reached: Reached,
 ) -> dict[RowId, str]:
-    """Reached rows that rows outside the request point at: they must stay."""
+    """Reached rows that rows outside the request point at: they are shared with other
+    subjects and stay untouched, whatever the strategy of their fields."""
     pins: dict[RowId, str] = {}
     for link in graph.links:
         parent, child = link.parent, link.child
-        if not plans[parent.collection].wants_delete or child.collection not in reader.selected:
+        if child.collection not in reader.selected:
             continue
+        if not any(f.personal for f in plans[parent.collection].fields):
+            continue  # nothing personal to protect in a shared row
         parent_rows = reached.rows.get(parent.collection, [])
         values = frozenset(
             v for row in parent_rows if isinstance(v := row.get(parent.field), Hashable)
