@@ -261,3 +261,24 @@ def test_the_queue_lists_open_requests_by_due_date(runtime: Runtime) -> None:
     assert queue[1]["extended"] is True
     with pytest.raises(Conflict, match="already extended"):
         requests.extend(runtime.ctx, who, extended["id"], "again")
+
+
+def test_erasure_respects_legal_holds_and_forgets_the_identity(runtime: Runtime) -> None:
+    from tutela.services import holds
+
+    who = runtime.operator()
+    sid = register(runtime, "held@example.com")
+    hold = holds.place(runtime.ctx, who, reason="Case 7 C 55/26", subject_id=sid)
+    created = requests.create(
+        runtime.ctx, who, "erasure", email="held@example.com", verified_by="id_document"
+    )
+    done = request_runner.run(runtime.ctx, who, created["id"])
+    kept = done["result"]["vault"]["kept"]
+    assert {k["category"] for k in kept} == {EMAIL, "user.account.username"}
+    assert all(k.get("hold") == hold["id"] or k.get("purpose") for k in kept)
+    assert vault.read(runtime.ctx, who, sid).fields["user.account.username"] == "held"
+    with runtime.ctx.uow(read_only=True) as uow:
+        stored = uow.requests.get("default", created["id"])
+    assert stored is not None
+    assert stored.identity_enc == b""  # the request no longer names the subject
+    assert stored.details_enc is None

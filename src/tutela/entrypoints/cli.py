@@ -1355,9 +1355,7 @@ def _retention(apply: bool, tenant: str, as_json: bool) -> None:
     from tutela.services import retention
 
     with runtime() as rt:
-        with rt.ctx.uow(read_only=True) as uow:
-            total = len(uow.subjects.page(tenant, None, 1_000_000))
-        bar = progress_bar(total, "sweeping" if apply else "planning")
+        bar = progress_bar(None, "sweeping" if apply else "planning")  # counts as it goes
         try:
             data = retention.run(
                 rt.ctx,

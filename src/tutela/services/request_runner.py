@@ -21,13 +21,14 @@ from typing import Any
 from tutela.datasets.ports import AbstractConnector
 from tutela.domain.access import Principal
 from tutela.domain.subjects import ERASED
-from tutela.services import consent, hooks, mail, packages, vault
+from tutela.services import consent, holds, hooks, mail, packages, vault
 from tutela.services import requests as intake
 from tutela.services.context import Context
 from tutela.services.ports import RequestRecord, Standing
 
 Step = Callable[[Context, Principal, RequestRecord], dict[str, Any]]
 VAULT = "vault"
+FORGETTING = frozenset({"erasure", "account_closure"})
 
 
 def run(ctx: Context, who: Principal, request_id: str) -> dict[str, Any]:
@@ -80,6 +81,11 @@ def run(ctx: Context, who: Principal, request_id: str) -> dict[str, Any]:
             checkpoint=json.dumps(hooks.stored_for_completion(_checkpoint(current))),
         )
         _tell_subject(ctx, uow, done, steps, now)
+        if done.type in FORGETTING:
+            # the subject asked to be forgotten: the request keeps its blind index (to
+            # prove it was answered) but no longer the identity or the details it named
+            done = replace(done, identity_enc=b"", details_enc=None)
+            uow.requests.save(done)
         uow.commit()
     if ctx.mailer is not None:
         mail.deliver(ctx, ctx.mailer)
@@ -220,11 +226,39 @@ def dataset_access(
     return found
 
 
+def _store_categories(ctx: Context) -> set[str]:
+    """Every data category the connected stores hold."""
+    found: set[str] = set()
+    for connector in _connectors(ctx):
+        for collection in connector.dataset.collections:
+            for field in collection.paths.values():
+                found.update(field.data_categories or ())
+    for entry in getattr(ctx.declarations, "datasets", ()):
+        found.update(getattr(entry, "categories", None) or ())
+    return found
+
+
 def dataset_erasure(ctx: Context, who: Principal, record: RequestRecord) -> dict[str, Any]:
     """Erase in every declared store (each all-or-nothing); what was kept, why, until."""
     if _no_datasets(ctx):
         return {}
     identities = _identities(ctx, record)
+    with ctx.uow(read_only=True) as uow:
+        subjects = [record.subject_id] if record.subject_id else []
+        in_force = holds.in_force(ctx, uow, record.tenant_id, subjects)
+    stored = _store_categories(ctx)
+    relevant = [
+        h
+        for h in in_force
+        if h.category is None
+        or any(h.category.startswith(c) or c.startswith(h.category) for c in stored)
+    ]
+    if relevant:  # a hold on this subject, the tenant, or a category the stores hold
+        return {
+            "kept": [
+                {"hold": h.id, "why": h.reason, "scope": h.as_dict()["scope"]} for h in relevant
+            ]
+        }
     answered = hooks.answers(ctx, who, record, identities)
     summary: dict[str, Any] = {}
     for connector in _connectors(ctx):
@@ -282,6 +316,21 @@ def vault_erasure(ctx: Context, who: Principal, record: RequestRecord) -> dict[s
     if subject is None or subject.status == ERASED:
         return {"erased": True, "already": True}
     kept = _exempt(ctx, names, subject.created_at)
+    with ctx.uow(read_only=True) as uow:
+        in_force = holds.in_force(ctx, uow, record.tenant_id, [sid])
+    held = {k["category"] for k in kept}
+    for name in names:
+        hold = holds.blocking(in_force, sid, name)
+        if hold is not None and name not in held:
+            kept.append(
+                {
+                    "category": name,
+                    "hold": hold.id,
+                    "why": hold.reason,
+                    "until": hold.ends_on.isoformat() if hold.ends_on else None,
+                }
+            )
+            held.add(name)
     if not kept:
         vault.erase(ctx, who, sid, f"erasure request {record.id}")
         return {"erased": True, "kept": []}
