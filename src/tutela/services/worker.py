@@ -1,4 +1,5 @@
-"""The worker: scheduled jobs (mail outbox, expired packages, overdue requests, follow-ups).
+"""The worker: scheduled jobs (retention sweeps, mail outbox, expired packages, overdue
+requests, follow-ups).
 
 Each periodic task has a row in ``schedules``; a worker claims the tasks that are due with
 ``FOR UPDATE SKIP LOCKED`` and moves their next run forward in the same transaction, so of
@@ -194,12 +195,28 @@ def erase_exclusive_data(ctx: Context, job: dict[str, Any]) -> None:
         vault.update(ctx, _worker(tenant_id), subject_id, dict.fromkeys(removable))
 
 
+def sweep_retention(ctx: Context) -> dict[str, Any]:
+    """The daily retention sweep of every tenant's vault (holds respected, evidence audited)."""
+    from tutela.services import retention
+
+    with ctx.uow(read_only=True) as uow:
+        tenant_ids = [t for t, _name, _at in uow.tenants.list()]
+    swept: dict[str, int] = {}
+    for tenant_id in tenant_ids:
+        data = retention.run(ctx, _worker(tenant_id), apply=True)
+        removed = sum(int(d["fields"]) for d in data["due"])
+        if removed:
+            swept[tenant_id] = removed
+    return {"fields_removed": swept}
+
+
 def _worker(tenant_id: str) -> Principal:
     return operator(tenant_id, "worker")
 
 
 TASKS: dict[str, Task] = {
     "jobs": run_jobs,
+    "retention": sweep_retention,
     "packages": expire_packages,
     "overdue": escalate_overdue,
     "mail": deliver_mail,
@@ -209,6 +226,7 @@ INTERVALS: dict[str, int] = {
     "jobs": 10 * SECOND,
     "packages": 3600 * SECOND,
     "overdue": 86400 * SECOND,
+    "retention": 86400 * SECOND,
 }
 JOBS: dict[str, Callable[[Context, dict[str, Any]], None]] = {
     "consent.withdrawn": erase_exclusive_data,
