@@ -10,13 +10,10 @@ environment apply (``HTTPS_PROXY``, ``NO_PROXY``), and any answer but 2xx counts
 from __future__ import annotations
 
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
-from http.client import HTTPException
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import tutela
+from tutela.adapters.http_post import MIN_SECRET_LENGTH, PostFailed, post_json
 from tutela.datasets.ports import AbstractHookConnector, DeliveryFailed
 from tutela.domain.errors import ConfigurationError
 
@@ -24,12 +21,6 @@ if TYPE_CHECKING:
     from tutela.declarations.models import Dataset as DatasetEntry
 
 #: a shared secret shorter than this is refused (32 hex digits carry 128 bits)
-MIN_SECRET_LENGTH = 32
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # the 3xx answer then raises HTTPError, reported as refused
 
 
 class HttpConnector(AbstractHookConnector):
@@ -53,7 +44,6 @@ class HttpConnector(AbstractHookConnector):
         self.categories = categories
         self.timeout = timeout
         self._environ = environ
-        self._opener = urllib.request.build_opener(_NoRedirects)
 
     def secret(self) -> bytes:
         environ = os.environ if self._environ is None else self._environ
@@ -73,28 +63,10 @@ class HttpConnector(AbstractHookConnector):
         return value.encode()
 
     def deliver(self, body: bytes, headers: Mapping[str, str]) -> None:
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
-            self.url,
-            data=body,
-            method="POST",
-            headers={
-                **headers,
-                "Content-Type": "application/json",
-                "User-Agent": f"tutela/{tutela.__version__}",
-            },
-        )
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                status = int(response.status)
-        except urllib.error.HTTPError as error:
-            raise DeliveryFailed(f"the endpoint answered {error.code} {error.reason}") from None
-        except urllib.error.URLError as error:
-            raise DeliveryFailed(f"the endpoint could not be reached: {error.reason}") from None
-        except (TimeoutError, OSError, HTTPException) as error:
-            reason = "no answer in time" if isinstance(error, TimeoutError) else str(error)
-            raise DeliveryFailed(f"the endpoint could not be reached: {reason}") from None
-        if not 200 <= status < 300:
-            raise DeliveryFailed(f"the endpoint answered {status}, not 2xx")
+            post_json(self.url, body, headers, timeout=self.timeout, what="the endpoint")
+        except PostFailed as failure:
+            raise DeliveryFailed(str(failure)) from None
 
 
 def open_http_connector(
