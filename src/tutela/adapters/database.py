@@ -20,8 +20,19 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, pool: bool = True) -> Engine:
-    """An engine for ``url``. SQLite gets WAL, NORMAL sync and write-locking transactions."""
+#: Seconds after which a pooled connection is replaced rather than reused (without pre-ping).
+POOL_RECYCLE = 1800
+
+
+def make_engine(url: str, *, pool: bool = True, pre_ping: bool = True) -> Engine:
+    """An engine for ``url``. SQLite gets WAL, NORMAL sync and write-locking transactions.
+
+    With ``pre_ping`` (the default) a pooled connection is tested before each use. Without
+    it no round trip is spent on the test: connections are recycled after
+    :data:`POOL_RECYCLE` seconds, and a statement failing on a dropped connection
+    invalidates the pool (SQLAlchemy's optimistic disconnect handling), so the caller can
+    retry on a fresh connection.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -33,7 +44,7 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.drivername.startswith("sqlite"):
         return _sqlite_engine(parsed.database, url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"pool_pre_ping": True} if pre_ping else {"pool_recycle": POOL_RECYCLE}
     if not pool:
         kwargs = {"poolclass": NullPool}
     try:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 #: A location inside the document, as pydantic reports it: keys and list indexes.
 Loc = tuple[str | int, ...]
+
+#: Severity of a problem that makes the declarations invalid.
+ERROR = "error"
+#: Severity of a recommendation: the declarations are valid, something could be better.
+ADVICE = "advice"
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
@@ -31,6 +36,7 @@ class Problem:
 
     ``line`` is 1-based and ``None`` when the problem has no place in the file (the file
     is missing, for instance). ``path`` is empty for problems about the whole file.
+    ``severity`` is :data:`ERROR`, or :data:`ADVICE` for a recommendation.
     """
 
     file: str
@@ -38,11 +44,16 @@ class Problem:
     path: str
     message: str
     fix: str | None = None
+    severity: str = ERROR
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        message = f"advice: {self.message}" if self.severity == ADVICE else self.message
+        text = f"{where}: {self.path}: {message}" if self.path else f"{where}: {message}"
         return f"{text}; {self.fix}" if self.fix else text
+
+    def as_advice(self) -> Problem:
+        return replace(self, severity=ADVICE)
 
     def as_dict(self) -> dict[str, str | int | None]:
         return {

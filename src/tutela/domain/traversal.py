@@ -77,6 +77,25 @@ class Graph:
     def entry_fields(self, identity_names: Iterable[str]) -> tuple[FieldRef, ...]:
         return tuple(ref for name in identity_names for ref in self.identities.get(name, ()))
 
+    @cached_property
+    def _access_plans(self) -> dict[frozenset[str], AccessPlan]:
+        return {}
+
+    def access_plan(self, identity_names: Iterable[str]) -> AccessPlan:
+        """:func:`access_plan`, computed once per set of identity names."""
+        names = frozenset(identity_names)
+        plan = self._access_plans.get(names)
+        if plan is None:
+            plan = self._access_plans[names] = access_plan(self, names)
+        return plan
+
+    @cached_property
+    def followed_links(self) -> frozenset[Link]:
+        """Links the traversal follows from parent to child: every child row holding a
+        reached parent's value is fetched (the child collection is queried by that value)."""
+        edges = set(self.edges)
+        return frozenset(link for link in self.links if Edge(link.parent, link.child) in edges)
+
 
 #: A row: its collection and its key there.
 RowId = tuple[str, Hashable]
@@ -134,7 +153,7 @@ def traverse(
     row_key: RowKey,
 ) -> Reached:
     """Every row connected to the identity values ``seeds`` (identity type -> values)."""
-    plan = access_plan(graph, [name for name, values in seeds.items() if values])
+    plan = graph.access_plan(name for name, values in seeds.items() if values)
     rank = {name: index for index, name in enumerate(plan.order)}
     pending: dict[str, dict[str, set[Hashable]]] = {}
     asked: dict[FieldRef, set[Hashable]] = {}

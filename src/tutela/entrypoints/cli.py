@@ -221,25 +221,43 @@ def check(
     files: Annotated[list[Path], typer.Argument(help="Declaration files to check.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Check declaration files; print every problem with file, line, key path and fix."""
+    """Check declaration files; print every problem with file, line, key path and fix.
+
+    For a declared database whose connection variable is set, also advise the indexes its
+    identity and reference columns lack (advice does not fail the check)."""
     from tutela.declarations import check_file
 
     report: dict[str, list[dict[str, Any]]] = {}
+    advice: list[dict[str, Any]] = []
     for file in files:
         report[str(file)] = [p.as_dict() for p in check_file(file)]
+        if not report[str(file)]:
+            advice.extend(a.as_dict() for a in _index_advice(file))
     bad = sum(len(v) for v in report.values())
     if as_json:
-        typer.echo(json.dumps({"ok": bad == 0, "files": report}, indent=2, ensure_ascii=False))
+        data = {"ok": bad == 0, "files": report, "advice": advice}
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         for name, problems in report.items():
             if not problems:
                 typer.echo(f"{name}: ok")
             for problem in problems:
                 typer.echo(_problem_line(problem), err=True)
+        for item in advice:
+            typer.echo(_problem_line({**item, "message": f"advice: {item['message']}"}))
+        if advice:
+            typer.echo(f"{len(advice)} recommendation(s)")
         if bad:
             typer.echo(f"{bad} problem(s) found", err=True)
     if bad:
         raise typer.Exit(1)
+
+
+def _index_advice(file: Path) -> list[Any]:
+    from tutela.adapters.connectors.sql_indexes import index_advice
+    from tutela.declarations import load_declarations
+
+    return index_advice(load_declarations(file), file.parent, str(file))
 
 
 def _problem_line(problem: dict[str, Any]) -> str:

@@ -44,7 +44,7 @@ def open_sql_connectors(
     datasets = load_datasets(
         base_dir / entry.file, elsewhere=elsewhere, known_categories=known_categories
     )
-    engine = make_engine(url)
+    engine = make_engine(url, pre_ping=False)  # the connectors retry on a disconnect
     return [
         SqlConnector(
             engine,

@@ -11,11 +11,13 @@ rows it should.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from tutela.adapters.connectors.sql_reading import BATCH_SIZE, Reader
 from tutela.adapters.connectors.sql_schema import Schema, reflect
@@ -105,7 +107,7 @@ class SqlConnector(AbstractConnector):
     ) -> SqlConnector:
         """A connector with an engine of its own, which :meth:`close` disposes of."""
         return cls(
-            make_engine(url),
+            make_engine(url, pre_ping=False),
             dataset,
             erasure=erasure,
             correctable=correctable,
@@ -188,8 +190,12 @@ class SqlConnector(AbstractConnector):
 
     def access(self, identities: Identities) -> AccessResult:
         ready = self._prepared
-        with self._reading() as connection:
-            reached = self._traverse(connection, ready.graph, ready.reader, identities)
+
+        def read(_: _Progress) -> Reached:
+            with self._reading() as connection:
+                return self._traverse(connection, ready.graph, ready.reader, identities)
+
+        reached = _retrying(read, always=True)
         collections = {
             name: tuple(
                 {
@@ -208,19 +214,24 @@ class SqlConnector(AbstractConnector):
         if ready.problems:
             raise _refused("the erasure plan does not fit the database", ready.problems)
         graph, plans = ready.graph, ready.plans
-        with self.engine.begin() as connection:
-            reached = self._traverse(connection, graph, ready.locking_reader, identities)
-            rows = _rows_by_id(reached)
-            outside = _outside_pins(connection, ready.reader, graph, plans, reached)
-            steps = decide(
-                plans,
-                rows,
-                row_links(graph.links, reached),
-                self.rules,
-                outside=outside,
-                erase_after=erase_after(self.dataset),
-            )
-            counts = _apply(connection, ready.writer, steps)
+
+        def run(progress: _Progress) -> tuple[Steps, dict[RowId, Mapping[str, object]], Counts]:
+            with self.engine.begin() as connection:
+                reader = ready.locking_reader
+                reached = self._traverse(connection, graph, reader, identities, progress)
+                rows = _rows_by_id(reached)
+                outside = _outside_pins(connection, ready.reader, graph, plans, reached)
+                steps = decide(
+                    plans,
+                    rows,
+                    row_links(graph.links, reached),
+                    self.rules,
+                    outside=outside,
+                    erase_after=erase_after(self.dataset),
+                )
+                return steps, rows, _apply(connection, ready.writer, steps)
+
+        steps, rows, counts = _retrying(run)
         return ErasureResult(self.dataset.fides_key, _summary(steps, plans, rows, counts))
 
     def rectify(self, identities: Identities, changes: Mapping[str, object]) -> RectificationResult:
@@ -230,15 +241,20 @@ class SqlConnector(AbstractConnector):
             collection, _, field = name.partition(".")
             _check_correction(name, value, self.correctable, ready.plans.get(collection), field)
             targets.setdefault(collection, {})[field] = value
-        updated: dict[str, int] = {}
-        with self.engine.begin() as connection:
-            reached = self._traverse(connection, ready.graph, ready.locking_reader, identities)
-            for collection, values in targets.items():
-                rows = [(_key(key), values) for key in reached.keys.get(collection, [])]
-                count = ready.writer.update(connection, collection, rows) if rows else 0
-                for field in values:
-                    updated[f"{collection}.{field}"] = count
-        return RectificationResult(self.dataset.fides_key, updated)
+
+        def run(progress: _Progress) -> dict[str, int]:
+            updated: dict[str, int] = {}
+            with self.engine.begin() as connection:
+                reader = ready.locking_reader
+                reached = self._traverse(connection, ready.graph, reader, identities, progress)
+                for collection, values in targets.items():
+                    rows = [(_key(key), values) for key in reached.keys.get(collection, [])]
+                    count = ready.writer.update(connection, collection, rows) if rows else 0
+                    for field in values:
+                        updated[f"{collection}.{field}"] = count
+            return updated
+
+        return RectificationResult(self.dataset.fides_key, _retrying(run))
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -248,14 +264,49 @@ class SqlConnector(AbstractConnector):
         return connection
 
     def _traverse(
-        self, connection: Connection, graph: Graph, reader: Reader, identities: Identities
+        self,
+        connection: Connection,
+        graph: Graph,
+        reader: Reader,
+        identities: Identities,
+        progress: _Progress | None = None,
     ) -> Reached:
         def fetch(
             collection: str, wanted: Mapping[str, frozenset[Hashable]]
         ) -> list[dict[str, object]]:
-            return reader.fetch(connection, collection, wanted)
+            rows = reader.fetch(connection, collection, wanted)
+            if progress is not None:
+                progress.started = True
+            return rows
 
         return traverse(graph, identity_values(identities), fetch, reader.key)
+
+
+Counts = Counter[tuple[str, str]]
+T = TypeVar("T")
+
+
+@dataclass
+class _Progress:
+    """Whether a transaction got past its first statement."""
+
+    started: bool = False
+
+
+def _retrying(work: Callable[[_Progress], T], *, always: bool = False) -> T:
+    """``work``, run once more on a fresh connection when the pooled one it got had been
+    dropped by the database (the engine does not test connections before use).
+
+    A transaction is retried only when its first statement failed: nothing was done yet.
+    A read-only request (``always``) can be retried wherever it failed.
+    """
+    progress = _Progress()
+    try:
+        return work(progress)
+    except DBAPIError as error:
+        if not error.connection_invalidated or (progress.started and not always):
+            raise
+    return work(_Progress())
 
 
 def _refused(what: str, problems: list[PlanProblem]) -> ConfigurationError:
@@ -314,11 +365,16 @@ def _outside_pins(
     reached: Reached,
 ) -> dict[RowId, str]:
     """Reached rows that rows outside the request point at: they are shared with other
-    subjects and stay untouched, whatever the strategy of their fields."""
+    subjects and stay untouched, whatever the strategy of their fields.
+
+    Only links the traversal did not follow from parent to child need a query: where it
+    did, every child row holding a reached parent's value was read (and locked) in this
+    transaction, so no row outside the request points at a reached parent through it.
+    """
     pins: dict[RowId, str] = {}
     for link in graph.links:
         parent, child = link.parent, link.child
-        if child.collection not in reader.selected:
+        if link in graph.followed_links or child.collection not in reader.selected:
             continue
         if not any(f.personal for f in plans[parent.collection].fields):
             continue  # nothing personal to protect in a shared row
@@ -330,9 +386,9 @@ def _outside_pins(
             continue
         inside = set(reached.keys.get(child.collection, ()))
         pointed = {
-            row.get(child.field)
-            for row in reader.fetch(connection, child.collection, {child.field: values})
-            if reader.key(child.collection, row) not in inside
+            value
+            for key, value in reader.pointing(connection, child.collection, child.field, values)
+            if key not in inside
         }
         reason = f"referenced by {child} of rows outside this request"
         for row, key in zip(parent_rows, reached.keys[parent.collection], strict=True):

@@ -42,6 +42,7 @@ class Reader:
             self.selected[name] = tuple(dict.fromkeys([*declared, *keys]))
             self.key_columns[name] = keys or self.selected[name]
         self._statements: dict[tuple[str, tuple[str, ...]], Select[Any]] = {}
+        self._pointing: dict[tuple[str, str], Select[Any]] = {}
 
     def key(self, collection: str, row: Mapping[str, object]) -> Hashable:
         return tuple(_hashable(row.get(column)) for column in self.key_columns[collection])
@@ -60,6 +61,33 @@ class Reader:
                 chunk = {name: frozenset(values[start : start + self.batch_size])}
                 rows.extend(self._run(connection, collection, [name], chunk))
         return rows
+
+    def pointing(
+        self,
+        connection: Connection,
+        collection: str,
+        field: str,
+        values: frozenset[Hashable],
+    ) -> list[tuple[Hashable, object]]:
+        """``(row key, value of field)`` of the rows whose ``field`` holds one of ``values``;
+        only the key columns and ``field`` are read, never locked."""
+        table = self.schema.tables[collection]
+        keys = self.key_columns[collection]
+        columns = tuple(dict.fromkeys([*keys, field]))
+        statement = self._pointing.get((collection, field))
+        if statement is None:
+            statement = select(*(table.c[name] for name in columns)).where(
+                table.c[field].in_(bindparam("_in0", expanding=True))
+            )
+            self._pointing[(collection, field)] = statement
+        out: list[tuple[Hashable, object]] = []
+        ordered = list(values)
+        for start in range(0, len(ordered), self.batch_size):
+            chunk = ordered[start : start + self.batch_size]
+            for found in connection.execute(statement, {"_in0": chunk}).mappings():
+                row = dict(found)
+                out.append((self.key(collection, row), row[field]))
+        return out
 
     def _run(
         self,
