@@ -53,7 +53,8 @@ def test_mail_and_expired_packages(mail_runtime: Runtime, smtp_sink: SmtpSink) -
     rt.ctx.clock = lambda: real_clock() + 8 * packages.DAY
     try:
         later = dict(Worker(rt.ctx).run_once())
-        assert later["packages"] == {"deleted": 1}
+        assert later["packages"]["deleted"] == 1
+        assert set(later["packages"]["pruned"]) == {"change_feed", "rate_marks"}
         with pytest.raises(NotFound, match="no longer exists"):
             packages.fetch(rt.ctx, "default", package_id)
         assert later["overdue"]["escalated"] == {}  # completed requests are not escalated

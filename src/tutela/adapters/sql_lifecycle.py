@@ -10,10 +10,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tutela.adapters.tables import jobs, legal_holds, schedules
+from tutela.adapters.tables import decision_changes, jobs, legal_holds, rate_events, schedules
 from tutela.services.ports import AbstractLifecycleRepository, Hold
 
 
@@ -104,6 +104,13 @@ class SqlLifecycleRepository(AbstractLifecycleRepository):
         if retry_at is not None:
             values = {"state": "queued", "run_after": retry_at}
         self._conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+    def prune(self, changes_before: int, rates_before: int) -> dict[str, int]:
+        changes = self._conn.execute(
+            delete(decision_changes).where(decision_changes.c.at < changes_before)
+        ).rowcount
+        rates = self._conn.execute(delete(rate_events).where(rate_events.c.at < rates_before))
+        return {"change_feed": int(changes or 0), "rate_marks": int(rates.rowcount or 0)}
 
     # -- legal holds ----------------------------------------------------------------------
 

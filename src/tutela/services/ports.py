@@ -620,6 +620,10 @@ class AbstractLifecycleRepository(abc.ABC):
     def finish_job(self, job_id: int, state: str, retry_at: int | None) -> None: ...
 
     @abc.abstractmethod
+    def prune(self, changes_before: int, rates_before: int) -> dict[str, int]:
+        """Drop change-feed rows and rate-limit marks nobody reads any more."""
+
+    @abc.abstractmethod
     def add_hold(self, hold: Hold) -> None: ...
 
     @abc.abstractmethod

@@ -80,8 +80,11 @@ def deliver_mail(ctx: Context) -> dict[str, Any]:
 
 
 def expire_packages(ctx: Context) -> dict[str, Any]:
+    """Delete expired access packages; prune the change feed (read within seconds by every
+    process) and rate-limit marks (read for an hour)."""
     now = ctx.clock()
     with ctx.uow() as uow:
+        pruned = uow.lifecycle.prune(now - 3600 * SECOND, now - 86400 * SECOND)
         deleted = uow.requests.delete_expired_packages(now)
         if deleted:
             uow.audit.append(
@@ -91,7 +94,7 @@ def expire_packages(ctx: Context) -> dict[str, Any]:
                 now,
             )
         uow.commit()
-    return {"deleted": deleted}
+    return {"deleted": deleted, "pruned": pruned}
 
 
 def escalate_overdue(ctx: Context) -> dict[str, Any]:
