@@ -1473,6 +1473,43 @@ def sunset(
     emit(data if confirm == "ALL" else data[0], as_json, human)
 
 
+# --- policy versions ---------------------------------------------------------------------
+
+policy_app = typer.Typer(
+    help="Privacy policy versions: what changed between two, and whether it is material.",
+    no_args_is_help=True,
+)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("diff")
+def policy_diff(
+    old: Annotated[Path, typer.Argument(help="Declaration file of the old version.")],
+    new: Annotated[Path, typer.Argument(help="Declaration file of the new version.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """List every change between two declaration files, each marked material or editorial
+    with its reason."""
+    from tutela.declarations import load_declarations
+    from tutela.declarations.diff import diff_declarations, is_material
+
+    changes = diff_declarations(load_declarations(old), load_declarations(new))
+    data = {"material": is_material(changes), "changes": [c.as_dict() for c in changes]}
+
+    def human() -> None:
+        if not changes:
+            typer.echo("no changes")
+        for change in changes:
+            label = "MATERIAL" if change.material else "editorial"
+            what: str = change.kind
+            compound = isinstance(change.old, dict | list) or isinstance(change.new, dict | list)
+            if change.kind == "changed" and not compound:
+                what = f"changed {change.old} → {change.new}"
+            typer.echo(f"{label} {change.path}: {what} — {change.reason}")
+
+    emit(data, as_json, human)
+
+
 def main() -> None:
     """Entry point: run the app, mapping Tutela errors to exit code 1 with a message."""
     try:
