@@ -35,6 +35,7 @@ def declarations(**dataset: Any) -> dict[str, Any]:
                 "use": "essential.service",
                 "legal_basis": "contract",
                 "categories": CATEGORIES,
+                "retention": {"keep": "P3Y", "after": "account_closed", "then": "delete"},
             }
         ],
         "datasets": [

@@ -29,6 +29,7 @@ MINIMAL: dict[str, Any] = {
             "use": "essential.service",
             "legal_basis": "contract",
             "categories": ["user.contact.email", "user.authorization.password"],
+            "retention": {"keep": "P3Y", "after": "account_closed", "then": "delete"},
         }
     ],
 }

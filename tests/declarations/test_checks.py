@@ -145,6 +145,7 @@ def test_recipient_references(minimal: dict[str, Any], check: Check) -> None:
             "use": "essential.service.notifications",
             "legal_basis": "contract",
             "categories": ["user.device.device_id"],
+            "retention": {"keep": "P30D", "after": "last_activity"},
         }
     )
     minimal["recipients"] = [
@@ -292,3 +293,11 @@ def test_merge_keys_and_anchors_are_understood(minimal: dict[str, Any]) -> None:
         "    name: B\n"
     )
     assert check_text(text, "x.yml") == []
+
+
+def test_every_category_needs_a_retention_rule(minimal: dict[str, Any], check: Check) -> None:
+    del minimal["purposes"][0]["retention"]
+    problems = check(minimal)
+    assert {p.path for p in problems} == {"categories[0].key", "categories[1].key"}
+    assert "kept forever" in problems[0].message
+    assert problems[0].fix == "add retention (keep, after, then) to a purpose using it: account"

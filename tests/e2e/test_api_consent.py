@@ -36,6 +36,7 @@ purposes:
     use: essential.service
     legal_basis: contract
     categories: [user.contact.email]
+    retention: {keep: P3Y, after: account_closed}
   - key: newsletter
     use: marketing.communications.email
     legal_basis: consent

@@ -14,7 +14,7 @@ from tutela.declarations.messages import issue_from_error
 from tutela.declarations.models import Declarations
 from tutela.declarations.positions import Document, YamlSyntaxError, read_yaml
 from tutela.declarations.problems import Issue, Problem, format_path
-from tutela.declarations.validation import check_draft
+from tutela.declarations.validation import check_draft, retention_coverage
 from tutela.domain.errors import DeclarationInvalid
 
 #: Name used for text that did not come from a file.
@@ -98,6 +98,8 @@ def _check(
 
     dataset_issues, dataset_problems = check_dataset_files(draft, base_dir)
     issues.extend(dataset_issues)
+    if declarations is not None and not issues and not dataset_problems:
+        issues.extend(retention_coverage(draft))
     return declarations, _place(issues, source, document) + dataset_problems
 
 

@@ -28,6 +28,26 @@ MINIMUM_AGE = 13
 TRANSFER_RULES = frozenset({"gdpr", "pipl", "lgpd"})
 
 
+def retention_coverage(draft: Draft) -> Iterator[Issue]:
+    """Categories no retention rule covers (checked once the file is otherwise valid, so a
+    mistyped rule is reported as itself, not as missing)."""
+    kept_by_rule = {
+        key
+        for _, purpose in draft.purposes
+        if purpose.retention is not None
+        for key in purpose.categories
+    }
+    for index, category in draft.categories:
+        key = category.key
+        users = sorted(p.key for _, p in draft.purposes if key in p.categories)
+        if users and key not in kept_by_rule:
+            yield Issue(
+                ("categories", index, "key"),
+                f"{key}: no retention rule covers this category, so it would be kept forever",
+                "add retention (keep, after, then) to a purpose using it: " + ", ".join(users),
+            )
+
+
 def check_draft(draft: Draft, *, base_dir: Path | None = None) -> list[Issue]:
     """Every semantic problem of ``draft``; ``base_dir`` locates dataset files if given."""
     context = _Context(draft, fideslang_vocabulary(), base_dir)
@@ -188,6 +208,7 @@ def _check_categories(context: _Context) -> Iterator[Issue]:
                 "add it to the categories of the purpose it is collected for, or remove it "
                 "(data without a purpose must not be collected)",
             )
+
     if draft.categories and not any(c.identity for _, c in draft.categories):
         yield Issue(
             loc,
