@@ -1070,6 +1070,15 @@ def _print_request(data: dict[str, Any]) -> None:
         typer.echo(f"  result: {json.dumps(data['result'], ensure_ascii=False)}")
 
 
+def _request_action(
+    action: Callable[..., dict[str, Any]], tenant: str, as_json: bool, *args: Any, **kwargs: Any
+) -> None:
+    """Run one request service call as the operator of ``tenant`` and print the request."""
+    with runtime() as rt:
+        data = action(rt.ctx, rt.operator(tenant), *args, **kwargs)
+    emit(data, as_json, lambda: _print_request(data))
+
+
 @requests_app.command("create")
 def requests_create(
     kind: Annotated[
@@ -1150,9 +1159,7 @@ def requests_show(request_id: str, tenant: TenantOpt = "default", as_json: JsonO
     """A request with its deadline and history."""
     from tutela.services import requests
 
-    with runtime() as rt:
-        data = requests.show(rt.ctx, rt.operator(tenant), request_id)
-    emit(data, as_json, lambda: _print_request(data))
+    _request_action(requests.show, tenant, as_json, request_id)
 
 
 @requests_app.command("send-code")
@@ -1162,9 +1169,7 @@ def requests_send_code(
     """Email the subject a one-time code (6 digits, valid 10 minutes)."""
     from tutela.services import requests
 
-    with runtime() as rt:
-        data = requests.send_code(rt.ctx, rt.operator(tenant), request_id, client="cli")
-    emit(data, as_json, lambda: _print_request(data))
+    _request_action(requests.send_code, tenant, as_json, request_id, client="cli")
 
 
 @requests_app.command("verify")
@@ -1203,9 +1208,7 @@ def requests_approve(
     """Approve a verified request for execution."""
     from tutela.services import requests
 
-    with runtime() as rt:
-        data = requests.approve(rt.ctx, rt.operator(tenant), request_id)
-    emit(data, as_json, lambda: _print_request(data))
+    _request_action(requests.approve, tenant, as_json, request_id)
 
 
 @requests_app.command("reject")
@@ -1218,9 +1221,7 @@ def requests_reject(
     """Reject a request, with the reason the subject is told."""
     from tutela.services import requests
 
-    with runtime() as rt:
-        data = requests.reject(rt.ctx, rt.operator(tenant), request_id, reason)
-    emit(data, as_json, lambda: _print_request(data))
+    _request_action(requests.reject, tenant, as_json, request_id, reason)
 
 
 @requests_app.command("extend")
@@ -1233,9 +1234,7 @@ def requests_extend(
     """Extend the deadline where the jurisdiction allows (once, within the first period)."""
     from tutela.services import requests
 
-    with runtime() as rt:
-        data = requests.extend(rt.ctx, rt.operator(tenant), request_id, reason)
-    emit(data, as_json, lambda: _print_request(data))
+    _request_action(requests.extend, tenant, as_json, request_id, reason)
 
 
 @requests_app.command("cancel")
@@ -1245,9 +1244,7 @@ def requests_cancel(
     """Cancel a pending request (the subject changed their mind)."""
     from tutela.services import requests
 
-    with runtime() as rt:
-        data = requests.cancel(rt.ctx, rt.operator(tenant), request_id)
-    emit(data, as_json, lambda: _print_request(data))
+    _request_action(requests.cancel, tenant, as_json, request_id)
 
 
 @requests_app.command("run")
@@ -1255,9 +1252,7 @@ def requests_run(request_id: str, tenant: TenantOpt = "default", as_json: JsonOp
     """Execute a verified request to the end (resumes an interrupted one)."""
     from tutela.services import request_runner
 
-    with runtime() as rt:
-        data = request_runner.run(rt.ctx, rt.operator(tenant), request_id)
-    emit(data, as_json, lambda: _print_request(data))
+    _request_action(request_runner.run, tenant, as_json, request_id)
 
 
 @requests_app.command("download")
