@@ -47,6 +47,8 @@ subjects = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("language", String(35), nullable=True),  # for notices; null: the default language
+    Column("closed_at", BigInteger, nullable=True),  # when the account was closed
     Index("ix_subjects_tenant_order", "tenant_id", "created_at", "id"),
 )
 
@@ -119,6 +121,13 @@ declarations = Table(
     Column("source", String(500), nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("document", Text, nullable=False),
+    # a published policy version: its label, when it takes effect (null: when loaded), who
+    # published it, whether it changes anything material, and when it was put in force
+    Column("label", String(100), nullable=True),
+    Column("effective_at", BigInteger, nullable=True),
+    Column("published_by", String(200), nullable=True),
+    Column("material", Boolean, nullable=True),
+    Column("applied_at", BigInteger, nullable=True),
 )
 
 # -- consent ------------------------------------------------------------------------------
@@ -301,7 +310,10 @@ outbox = Table(
     Column("next_attempt_at", BigInteger, nullable=False),
     Column("sent_at", BigInteger, nullable=True),
     Column("error", String(200), nullable=True),
+    # the same key is never queued twice (e.g. one policy notice per subject and version)
+    Column("idempotency_key", String(200), nullable=True),
     Index("ix_outbox_state_next", "state", "next_attempt_at"),
+    Index("ix_outbox_idempotency_key", "idempotency_key", unique=True),
 )
 
 packages = Table(
