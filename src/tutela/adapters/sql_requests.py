@@ -167,19 +167,24 @@ class SqlRequestRepository(AbstractRequestRepository):
     def note_rate(self, kind: str, key: bytes, at: int) -> None:
         self._conn.execute(insert(rate_events), {"kind": kind, "key_digest": key, "at": at})
 
-    def queue_mail(self, tenant_id: str, kind: str, message_enc: bytes, now: int) -> int:
-        result = self._conn.execute(
-            insert(outbox).returning(outbox.c.id),
-            {
-                "tenant_id": tenant_id,
-                "kind": kind,
-                "message_enc": message_enc,
-                "state": "queued",
-                "attempts": 0,
-                "created_at": now,
-                "next_attempt_at": now,
-            },
-        )
+    def queue_mail(
+        self, tenant_id: str, kind: str, message_enc: bytes, now: int, key: str | None = None
+    ) -> int | None:
+        values = {
+            "tenant_id": tenant_id,
+            "kind": kind,
+            "message_enc": message_enc,
+            "state": "queued",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+            "idempotency_key": key,
+        }
+        if key is not None:
+            exists = select(outbox.c.id).where(outbox.c.idempotency_key == key)
+            if self._conn.execute(exists).first() is not None:
+                return None
+        result = self._conn.execute(insert(outbox).returning(outbox.c.id), values)
         return int(result.scalar_one())
 
     def claim_mail(

@@ -406,3 +406,15 @@ sunset_items = Table(
     Column("detail", Text, nullable=True),
     Column("at", BigInteger, nullable=False),
 )
+
+# a purpose that ended for one subject ("*": for every subject of the tenant); retention
+# rules counted from ``purpose_ended`` start here
+purpose_endings = Table(
+    "purpose_endings",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("subject_id", String(36), primary_key=True),
+    Column("purpose", String(100), primary_key=True),
+    Column("ended_at", BigInteger, nullable=False),
+    Column("actor", String(200), nullable=False),
+)

@@ -39,11 +39,18 @@ def queue(
     subject: str,
     body: str,
     now: int,
-) -> int:
-    """Queue one message inside an open unit of work."""
+    *,
+    key: str | None = None,
+) -> int | None:
+    """Queue one message inside an open unit of work.
+
+    ``key`` makes queuing idempotent: a message whose key was queued before (sent or not)
+    is not queued again and ``None`` is returned. Keys name the occasion, never personal
+    values, e.g. ``policy:7:default:<subject id>``.
+    """
     message = json.dumps({"kind": kind, "to": to, "subject": subject, "body": body})
     blob = ctx.crypto.seal_blob("outbox", _aad(tenant_id, kind), message.encode())
-    return uow.requests.queue_mail(tenant_id, kind, blob, now)
+    return uow.requests.queue_mail(tenant_id, kind, blob, now, key)
 
 
 def deliver(ctx: Context, mailer: AbstractMailer, *, limit: int = 50) -> DeliveryReport:

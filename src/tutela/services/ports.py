@@ -516,7 +516,11 @@ class AbstractRequestRepository(abc.ABC):
     def note_rate(self, kind: str, key: bytes, at: int) -> None: ...
 
     @abc.abstractmethod
-    def queue_mail(self, tenant_id: str, kind: str, message_enc: bytes, now: int) -> int: ...
+    def queue_mail(
+        self, tenant_id: str, kind: str, message_enc: bytes, now: int, key: str | None = None
+    ) -> int | None:
+        """Queue an encrypted message; with ``key``, only if no message with that key was
+        ever queued (returns ``None`` then)."""
 
     @abc.abstractmethod
     def claim_mail(

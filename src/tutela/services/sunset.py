@@ -193,7 +193,8 @@ def notify(ctx: Context, who: Principal, webhooks: AbstractWebhooks) -> dict[str
                     view = vault._read_in(ctx, uow, who, record.id, "sunset.notify")
                     email = view.fields.get(EMAIL_CATEGORY)
                 if email:
-                    mail.queue(ctx, uow, tenant, OUTBOX_KIND, email, subject, body, now)
+                    key = f"sunset:{tenant}:{record.id}"
+                    mail.queue(ctx, uow, tenant, OUTBOX_KIND, email, subject, body, now, key=key)
                 item = SunsetItem(NOTICE, record.id, QUEUED if email else NO_EMAIL, 1, None, now)
                 uow.sunsets.put_item(tenant, item, new=True)
             uow.commit()

@@ -1,4 +1,4 @@
-"""policy versions, outbox idempotency keys, subject language and closing time
+"""policy versions, purpose endings, outbox idempotency keys, subject language and closing time
 
 Revision ID: 0008
 Revises: 0007
@@ -17,6 +17,17 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "purpose_endings",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("subject_id", sa.String(length=36), nullable=False),
+        sa.Column("purpose", sa.String(length=100), nullable=False),
+        sa.Column("ended_at", sa.BigInteger(), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "subject_id", "purpose", name=op.f("pk_purpose_endings")
+        ),
+    )
     with op.batch_alter_table("declarations") as batch:
         batch.add_column(sa.Column("label", sa.String(length=100), nullable=True))
         batch.add_column(sa.Column("effective_at", sa.BigInteger(), nullable=True))
@@ -44,3 +55,4 @@ def downgrade() -> None:
         batch.drop_column("published_by")
         batch.drop_column("effective_at")
         batch.drop_column("label")
+    op.drop_table("purpose_endings")
