@@ -170,3 +170,15 @@ def test_the_embedded_databases_are_private(runtime: Runtime, backend: str) -> N
     assert data.stat().st_mode & 0o777 == 0o700
     for name in ("tutela.db", "keys.db", "keyring.json"):
         assert (data / name).stat().st_mode & 0o777 == 0o600, name
+
+
+def test_a_subject_keeps_the_declared_language_it_is_written_to_in(runtime: Runtime) -> None:
+    ctx, who = runtime.ctx, runtime.operator()
+    sid = vault.register(ctx, who, {EMAIL: "lena@example.com"}, language="de").id
+    assert vault.read(ctx, who, sid).language == "de"
+    vault.set_language(ctx, who, sid, "en")
+    assert vault.read(ctx, who, sid).as_dict()["language"] == "en"
+    with pytest.raises(InvalidInput, match="language 'fr' is not declared; use one of de, en"):
+        vault.register(ctx, who, {EMAIL: "remy@example.com"}, language="fr")
+    actions = [e["action"] for e in audit.entries(ctx, who, subject_id=sid, after=0, limit=50)]
+    assert "subject.language" in actions

@@ -18,6 +18,7 @@ _GET_SUBJECT = select(
     subjects.c.status,
     subjects.c.created_at,
     subjects.c.updated_at,
+    subjects.c.language,
 ).where(subjects.c.tenant_id == bindparam("t"), subjects.c.id == bindparam("s"))
 _SET_STATUS = (
     update(subjects)
@@ -73,6 +74,7 @@ class SqlSubjectRepository(AbstractSubjectRepository):
                 "status": record.status,
                 "created_at": record.created_at,
                 "updated_at": record.updated_at,
+                "language": record.language,
             },
         )
 
@@ -82,6 +84,13 @@ class SqlSubjectRepository(AbstractSubjectRepository):
 
     def set_status(self, tenant_id: str, subject_id: str, status: str, now: int) -> None:
         self._conn.execute(_SET_STATUS, {"t": tenant_id, "s": subject_id, "st": status, "now": now})
+
+    def set_language(self, tenant_id: str, subject_id: str, language: str | None) -> None:
+        self._conn.execute(
+            update(subjects)
+            .where(subjects.c.tenant_id == tenant_id, subjects.c.id == subject_id)
+            .values(language=language)
+        )
 
     def touch(self, tenant_id: str, subject_id: str, now: int) -> None:
         self._conn.execute(_TOUCH, {"t": tenant_id, "s": subject_id, "now": now})
@@ -159,6 +168,7 @@ class SqlSubjectRepository(AbstractSubjectRepository):
             subjects.c.status,
             subjects.c.created_at,
             subjects.c.updated_at,
+            subjects.c.language,
         ).where(subjects.c.tenant_id == tenant_id)
         if after is not None:
             created, sid = after
@@ -204,6 +214,7 @@ class SqlSubjectRepository(AbstractSubjectRepository):
                     "status": r.status,
                     "created_at": r.created_at,
                     "updated_at": r.updated_at,
+                    "language": r.language,
                 }
                 for r in records
             ],

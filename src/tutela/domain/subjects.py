@@ -65,6 +65,7 @@ class SubjectView:
     updated_at: int
     fields: Mapping[str, str] = field(default_factory=dict)
     hashed: tuple[str, ...] = ()
+    language: str | None = None  # notices are written in it; None: the default language
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -75,6 +76,7 @@ class SubjectView:
             "updated_at": iso(self.updated_at),
             "fields": dict(sorted(self.fields.items())),
             "hashed_fields": list(self.hashed),
+            "language": self.language,
         }
         if self.status == ERASED:
             data["message"] = "this subject was erased; its personal data no longer exists"

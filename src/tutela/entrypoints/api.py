@@ -33,6 +33,9 @@ class NewSubject(_Body):
     birth_date: str | None = Field(None, description="YYYY-MM-DD.")
     age: int | None = Field(None, description="Age claimed at registration (without a birth date).")
     fields: dict[str, str] = Field(default_factory=dict, description="category -> value")
+    language: str | None = Field(
+        None, description="Language notices are written in (a declared one; default: first)."
+    )
 
     def assignments(self) -> dict[str, str]:
         values = dict(self.fields)
@@ -47,7 +50,12 @@ class NewSubject(_Body):
 
 
 class SubjectChange(_Body):
-    fields: dict[str, str | None] = Field(description="category -> new value, or null to remove")
+    fields: dict[str, str | None] = Field(
+        default_factory=dict, description="category -> new value, or null to remove"
+    )
+    language: str | None = Field(
+        None, description="Language notices are written in (a declared one)."
+    )
 
 
 class Lookup(_Body):
@@ -103,7 +111,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.post("/v1/subjects", status_code=201, tags=["subjects"])
     def register(body: NewSubject, who: Who) -> dict[str, Any]:
-        return vault.register(ctx, who, body.assignments(), age_claim=body.age).as_dict()
+        view = vault.register(
+            ctx, who, body.assignments(), age_claim=body.age, language=body.language
+        )
+        return view.as_dict()
 
     @app.get("/v1/subjects", tags=["subjects"])
     def list_subjects(
@@ -133,6 +144,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.patch("/v1/subjects/{subject_id}", tags=["subjects"])
     def correct(subject_id: str, body: SubjectChange, who: Who) -> dict[str, Any]:
+        if body.language is not None:
+            vault.set_language(ctx, who, subject_id, body.language)
+            if not body.fields:
+                return vault.read(ctx, who, subject_id).as_dict()
         return vault.update(ctx, who, subject_id, body.fields).as_dict()
 
     @app.delete("/v1/subjects/{subject_id}", tags=["subjects"])

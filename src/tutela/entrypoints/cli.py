@@ -293,6 +293,10 @@ def subjects_add(
     age: Annotated[
         int | None, typer.Option(help="Age claimed at registration (when no birth date).")
     ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(help="Language notices are written in (a declared one; default: first)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a data subject."""
@@ -309,7 +313,8 @@ def subjects_add(
         if value is not None:
             fields[key] = value
     with runtime() as rt:
-        view = vault.register(rt.ctx, rt.operator(tenant), fields, age_claim=age).as_dict()
+        who = rt.operator(tenant)
+        view = vault.register(rt.ctx, who, fields, age_claim=age, language=language).as_dict()
     emit(view, as_json, lambda: _print_subject(view))
 
 
@@ -351,6 +356,9 @@ def subjects_update(
     remove: Annotated[
         list[str] | None, typer.Option("--remove", help="CATEGORY to remove, repeatable.")
     ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Language notices are written in (a declared one).")
+    ] = None,
     tenant: TenantOpt = "default",
     as_json: JsonOpt = False,
 ) -> None:
@@ -361,7 +369,13 @@ def subjects_update(
     for key in remove or []:
         changes[key] = None
     with runtime() as rt:
-        view = vault.update(rt.ctx, rt.operator(tenant), subject_id, changes).as_dict()
+        who = rt.operator(tenant)
+        if language is not None:
+            vault.set_language(rt.ctx, who, subject_id, language)
+        if changes or language is None:
+            view = vault.update(rt.ctx, who, subject_id, changes).as_dict()
+        else:
+            view = vault.read(rt.ctx, who, subject_id).as_dict()
     emit(view, as_json, lambda: _print_subject(view))
 
 

@@ -25,6 +25,7 @@ class SubjectRecord:
     status: str
     created_at: int
     updated_at: int
+    language: str | None = None  # for notices; None: the declared default language
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,9 @@ class AbstractSubjectRepository(abc.ABC):
 
     @abc.abstractmethod
     def set_status(self, tenant_id: str, subject_id: str, status: str, now: int) -> None: ...
+
+    @abc.abstractmethod
+    def set_language(self, tenant_id: str, subject_id: str, language: str | None) -> None: ...
 
     @abc.abstractmethod
     def touch(self, tenant_id: str, subject_id: str, now: int) -> None: ...

@@ -59,7 +59,12 @@ def _stored(ctx: Context, cipher: AbstractCipher, change: FieldChange) -> Stored
 
 
 def register(
-    ctx: Context, who: Principal, fields: Mapping[str, str], *, age_claim: int | None = None
+    ctx: Context,
+    who: Principal,
+    fields: Mapping[str, str],
+    *,
+    age_claim: int | None = None,
+    language: str | None = None,
 ) -> SubjectView:
     """Register a new subject with its fields; returns it as its reader would see it.
 
@@ -70,6 +75,7 @@ def register(
     if not fields:
         raise InvalidInput("a subject needs at least one field (e.g. an email address)")
     tenant = who.tenant_id
+    language = check_language(ctx, language)
     changes = check_changes(ctx.declarations, fields, today=_today(ctx), creating=True)
     birth = next((c.value for c in changes if c.category == BIRTH_DATE_CATEGORY), None)
     standing = consent.standing_at_registration(ctx, birth, age_claim)
@@ -83,7 +89,7 @@ def register(
         if c.lookup is not None and c.normalized is not None
     ]
     now = ctx.clock()
-    record = SubjectRecord(subject_id, tenant, ACTIVE, now, now)
+    record = SubjectRecord(subject_id, tenant, ACTIVE, now, now, language)
     with ctx.uow() as uow:
         stopped.refuse_new_data(uow, tenant)
         try:
@@ -115,6 +121,37 @@ def register(
     return _view(record, changes)
 
 
+def check_language(ctx: Context, language: str | None) -> str | None:
+    """A subject's language must be one the declarations list (None: the default one)."""
+    if language is None:
+        return None
+    languages = tuple(getattr(ctx.declarations, "languages", ()) or ("en",))
+    if language not in languages:
+        raise InvalidInput(
+            f"language {language!r} is not declared; use one of {', '.join(languages)}",
+            details={"language": language},
+        )
+    return language
+
+
+def set_language(ctx: Context, who: Principal, subject_id: str, language: str | None) -> None:
+    """Record the language the subject is written to in (None: the default language)."""
+    who.require("subjects.write")
+    language = check_language(ctx, language)
+    tenant = who.tenant_id
+    with ctx.uow() as uow:
+        record = uow.subjects.get(tenant, subject_id)
+        if record is None:
+            raise _not_found(subject_id)
+        uow.subjects.set_language(tenant, subject_id, language)
+        details = {"language": language or "default"}
+        uow.audit.append(
+            AuditEvent("subject.language", who.actor, tenant, subject_id, (), details),
+            ctx.clock(),
+        )
+        uow.commit()
+
+
 def _view(record: SubjectRecord, changes: Sequence[FieldChange]) -> SubjectView:
     values = {c.category: c.value for c in changes if c.storage == "encrypt" and c.value}
     hashed = tuple(sorted(c.category for c in changes if c.storage == "hash"))
@@ -126,6 +163,7 @@ def _view(record: SubjectRecord, changes: Sequence[FieldChange]) -> SubjectView:
         record.updated_at,
         values,
         hashed,
+        record.language,
     )
 
 
@@ -151,6 +189,7 @@ def _decrypt(ctx: Context, record: SubjectRecord, stored: list[StoredField]) -> 
         record.updated_at,
         values,
         hashed,
+        record.language,
     )
 
 
