@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from tutela.adapters.tables import subject_fields, subject_lookups, subjects
 from tutela.domain.errors import Conflict
+from tutela.domain.subjects import CLOSED
 from tutela.services.ports import AbstractSubjectRepository, StoredField, SubjectRecord
 
 _INSERT_SUBJECT = insert(subjects)
@@ -19,11 +20,17 @@ _GET_SUBJECT = select(
     subjects.c.created_at,
     subjects.c.updated_at,
     subjects.c.language,
+    subjects.c.closed_at,
 ).where(subjects.c.tenant_id == bindparam("t"), subjects.c.id == bindparam("s"))
 _SET_STATUS = (
     update(subjects)
     .where(subjects.c.tenant_id == bindparam("t"), subjects.c.id == bindparam("s"))
     .values(status=bindparam("st"), updated_at=bindparam("now"))
+)
+_CLOSE = (  # closing an account records when: retention counted from account_closed starts here
+    update(subjects)
+    .where(subjects.c.tenant_id == bindparam("t"), subjects.c.id == bindparam("s"))
+    .values(status=bindparam("st"), updated_at=bindparam("now"), closed_at=bindparam("now"))
 )
 _TOUCH = (
     update(subjects)
@@ -83,7 +90,8 @@ class SqlSubjectRepository(AbstractSubjectRepository):
         return None if row is None else SubjectRecord(*row)
 
     def set_status(self, tenant_id: str, subject_id: str, status: str, now: int) -> None:
-        self._conn.execute(_SET_STATUS, {"t": tenant_id, "s": subject_id, "st": status, "now": now})
+        statement = _CLOSE if status == CLOSED else _SET_STATUS
+        self._conn.execute(statement, {"t": tenant_id, "s": subject_id, "st": status, "now": now})
 
     def set_language(self, tenant_id: str, subject_id: str, language: str | None) -> None:
         self._conn.execute(
@@ -169,6 +177,7 @@ class SqlSubjectRepository(AbstractSubjectRepository):
             subjects.c.created_at,
             subjects.c.updated_at,
             subjects.c.language,
+            subjects.c.closed_at,
         ).where(subjects.c.tenant_id == tenant_id)
         if after is not None:
             created, sid = after

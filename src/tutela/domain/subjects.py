@@ -22,6 +22,7 @@ MAX_VALUE_CHARS = 10_000
 
 ACTIVE = "active"
 ERASED = "erased"
+CLOSED = "closed"  # the account was closed (account_closure); the data waits for retention
 
 
 class DeclaredCategory(Protocol):

@@ -26,6 +26,7 @@ class SubjectRecord:
     created_at: int
     updated_at: int
     language: str | None = None  # for notices; None: the declared default language
+    closed_at: int | None = None  # when the account was closed; None: open (or closed before 0008)
 
 
 @dataclass(frozen=True, slots=True)

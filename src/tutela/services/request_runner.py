@@ -20,7 +20,8 @@ from typing import Any
 
 from tutela.datasets.ports import AbstractConnector
 from tutela.domain.access import Principal
-from tutela.domain.subjects import ERASED
+from tutela.domain.audit import AuditEvent
+from tutela.domain.subjects import CLOSED, ERASED
 from tutela.services import consent, holds, hooks, mail, packages, vault
 from tutela.services import requests as intake
 from tutela.services.context import Context
@@ -427,9 +428,15 @@ def close_account(ctx: Context, who: Principal, record: RequestRecord) -> dict[s
     now = ctx.clock()
     with ctx.uow() as uow:
         subject = uow.subjects.get(record.tenant_id, sid)
-        if subject is not None and subject.status not in (ERASED, "closed"):
-            uow.subjects.set_status(record.tenant_id, sid, "closed", now)
+        if subject is not None and subject.status not in (ERASED, CLOSED):
+            uow.subjects.set_status(record.tenant_id, sid, CLOSED, now)  # records closed_at
             uow.consent.note_change(record.tenant_id, sid, now)
+            uow.audit.append(
+                AuditEvent(
+                    "subject.close", who.actor, record.tenant_id, sid, (), {"request": record.id}
+                ),
+                now,
+            )
         uow.commit()
     if ctx.decisions is not None:
         ctx.decisions.invalidate(record.tenant_id, sid)

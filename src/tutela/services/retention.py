@@ -23,7 +23,7 @@ from typing import Any
 from tutela.domain.access import Principal
 from tutela.domain.audit import AuditEvent
 from tutela.domain.retention import Events, Expiry, Rule, expiry
-from tutela.domain.subjects import ERASED
+from tutela.domain.subjects import CLOSED, ERASED
 from tutela.services import holds, vault
 from tutela.services.context import Context
 from tutela.services.ports import AbstractUnitOfWork, Hold, SubjectRecord
@@ -80,8 +80,15 @@ def _events(uow: AbstractUnitOfWork, record: SubjectRecord) -> Events:
     states = uow.consent.states(record.tenant_id, record.id)
     withdrawn = {p: s.at for p, s in states.items() if s.status in ("withdrawn", "refused")}
     last = max([record.updated_at, *(s.at for s in states.values())])
-    closed = record.updated_at if record.status == "closed" else None
-    return Events(last, closed, withdrawn)
+    return Events(last, closed_at(record), withdrawn)
+
+
+def closed_at(record: SubjectRecord) -> int | None:
+    """When the subject's account was closed: ``closed_at``, recorded when it is closed; for
+    accounts closed before Tutela recorded it, the subject's last change (``updated_at``)."""
+    if record.status != CLOSED:
+        return None
+    return record.closed_at if record.closed_at is not None else record.updated_at
 
 
 def _now(ctx: Context) -> dt.datetime:
