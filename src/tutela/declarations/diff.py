@@ -423,6 +423,13 @@ def _purpose(path: str, old: Purpose, new: Purpose) -> Iterator[Change]:
         (True, "the purpose processes a new data category"),
         (False, "the purpose no longer processes this category; processing only shrinks"),
     )
+    yield from _set_diff(
+        f"{path}.subjects",
+        old.subjects,
+        new.subjects,
+        (True, "the purpose processes data of a new group of people"),
+        (False, "a group of people is no longer named; processing only shrinks"),
+    )
     yield from _retention(f"{path}.retention", old.retention, new.retention)
     if old.description != new.description:
         yield _changed(f"{path}.description", old.description, new.description, False, _WORDING)

@@ -58,6 +58,24 @@ TransferSafeguard = Literal[
     "derogation",
 ]
 CookieKind = Literal["cookie", "token", "local_storage"]
+#: fideslang's data-subject taxonomy (the keys of its default ``data_subject`` list)
+DataSubject = Literal[
+    "anonymous_user",
+    "citizen_voter",
+    "commuter",
+    "consultant",
+    "customer",
+    "employee",
+    "job_applicant",
+    "next_of_kin",
+    "passenger",
+    "patient",
+    "prospect",
+    "shareholder",
+    "supplier_vendor",
+    "trainee",
+    "visitor",
+]
 
 
 class _Model(BaseModel):
@@ -209,6 +227,12 @@ class Purpose(_Model):
     legal_basis: LegalBasis = Field(description="Legal basis of the processing.")
     categories: tuple[TaxonomyKey, ...] = Field(
         min_length=1, description="Declared data categories this purpose needs."
+    )
+    subjects: tuple[DataSubject, ...] = Field(
+        default=(),
+        description="Whose data it is, as fideslang data-subject keys (customer, employee, "
+        "visitor …); when omitted, the records of processing derive the groups from the "
+        "categories and the minimum age.",
     )
     retention: Retention | None = Field(
         default=None, description="How long the data is kept for this purpose."

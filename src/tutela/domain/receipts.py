@@ -46,7 +46,7 @@ DPV_LEGAL_BASES = {
     "legal_obligation": "dpv:LegalObligation",
     "legitimate_interests": "dpv:LegitimateInterest",
     "vital_interests": "dpv:VitalInterest",
-    "public_task": "dpv:PublicTask",
+    "public_task": "dpv:PublicInterest",  # DPV has no PublicTask concept
 }
 #: fideslang data-category prefixes and the DPV personal-data term each one means. The
 #: longest matching prefix wins; a key with no match is given as the fideslang key itself.
