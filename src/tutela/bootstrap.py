@@ -167,6 +167,7 @@ def open_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime:
             declarations.minimum_age if declarations else None,
         ),
         signer=RingReceiptSigner(ring),
+        extras={"incident_clocks": settings.incident_clocks},
         withdrawal_follow_up=settings.withdrawal_follow_up,
         mailer=_mailer(settings, declarations),
         public_url=settings.public_url,

@@ -27,7 +27,13 @@ LANGUAGES = ("en", "de", "ru", "cs", "sq", "zh")
 #: Every gettext domain and the source files its message ids are extracted from (paths
 #: relative to the package, globs allowed). The catalog tests check each language's
 #: catalog holds a translation of every message the sources use.
-DOMAINS: dict[str, tuple[str, ...]] = {}
+DOMAINS: dict[str, tuple[str, ...]] = {
+    "incidents": (
+        "services/incident_texts.py",
+        "services/incident_notices.py",
+        "templates/incidents/*.j2",
+    ),
+}
 
 
 def catalog_path(domain: str, language: str) -> Path:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tutela.domain.errors import ConfigurationError
+from tutela.domain.incidents import ClockSettings
 
 #: name -> (default shown in docs, one-line description); the docs test reads this table.
 SETTINGS: dict[str, tuple[str, str]] = {
@@ -34,6 +35,29 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "TUTELA_HOST": ("127.0.0.1", "Address `tutela serve` listens on."),
     "TUTELA_PORT": ("8000", "Port `tutela serve` listens on."),
     "TUTELA_LOG_LEVEL": ("info", "Log level of the service (debug, info, warning, error)."),
+    "TUTELA_INCIDENT_GDPR_SUBJECT_HOURS": (
+        "72",
+        "Target in hours for telling subjects of a high-risk breach under GDPR art. 34 "
+        "(the law says without undue delay).",
+    ),
+    "TUTELA_INCIDENT_PIPL_HOURS": (
+        "4",
+        "Hours within which a breach is reported under PIPL art. 57 (the law says immediately).",
+    ),
+    "TUTELA_INCIDENT_CCPA_DAYS": (
+        "30",
+        "Calendar days to tell California residents of a breach (Civil Code 1798.82(a)).",
+    ),
+    "TUTELA_INCIDENT_CCPA_AG_DAYS": (
+        "15",
+        "Days after telling more than 500 residents to send the Attorney General a sample "
+        "copy (Civil Code 1798.82(f)).",
+    ),
+    "TUTELA_INCIDENT_LGPD_BUSINESS_DAYS": (
+        "3",
+        "Business days to tell the ANPD and the subjects under LGPD art. 48 "
+        "(Resolution CD/ANPD 15/2024; small processing agents: 6).",
+    ),
     "TUTELA_SMTP_HOST": (
         "(none)",
         "SMTP server for mail (one-time codes, notices); unset: mail stays queued.",
@@ -117,6 +141,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    incident_clocks: ClockSettings = field(default_factory=ClockSettings)
     withdrawal_follow_up: str = "none"
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     public_url: str = "http://127.0.0.1:8000"
@@ -142,6 +167,13 @@ class Settings:
             host=env.get("TUTELA_HOST") or "127.0.0.1",
             port=_int(env, "TUTELA_PORT", 8000, 1),
             log_level=(env.get("TUTELA_LOG_LEVEL") or "info").lower(),
+            incident_clocks=ClockSettings(
+                pipl_hours=_int(env, "TUTELA_INCIDENT_PIPL_HOURS", 4, 1),
+                gdpr_subject_hours=_int(env, "TUTELA_INCIDENT_GDPR_SUBJECT_HOURS", 72, 1),
+                ccpa_days=_int(env, "TUTELA_INCIDENT_CCPA_DAYS", 30, 1),
+                ccpa_attorney_general_days=_int(env, "TUTELA_INCIDENT_CCPA_AG_DAYS", 15, 1),
+                lgpd_business_days=_int(env, "TUTELA_INCIDENT_LGPD_BUSINESS_DAYS", 3, 1),
+            ),
             withdrawal_follow_up=_choice(
                 env, "TUTELA_WITHDRAWAL_FOLLOW_UP", ("none", "erase_exclusive")
             ),

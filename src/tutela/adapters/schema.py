@@ -10,7 +10,7 @@ from sqlalchemy import Engine, inspect, text
 
 from tutela.domain.errors import SchemaOutOfDate
 
-HEAD = "0008"
+HEAD = "0009"
 
 
 def _config(connection: object) -> object:

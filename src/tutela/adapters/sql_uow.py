@@ -12,6 +12,7 @@ from tutela.adapters.sql_admin import (
 )
 from tutela.adapters.sql_audit import Sealer, SqlAuditLog
 from tutela.adapters.sql_consent import SqlConsentRepository
+from tutela.adapters.sql_incidents import SqlIncidentRepository
 from tutela.adapters.sql_lifecycle import SqlLifecycleRepository
 from tutela.adapters.sql_requests import SqlRequestRepository
 from tutela.adapters.sql_subjects import SqlSubjectRepository
@@ -40,6 +41,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.lifecycle = SqlLifecycleRepository(conn)
         self.visitors = SqlVisitorRepository(conn)
         self.sunsets = SqlSunsetRepository(conn)
+        self.incidents = SqlIncidentRepository(conn)
         return self
 
     def commit(self) -> None:

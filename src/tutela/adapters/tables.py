@@ -418,3 +418,63 @@ purpose_endings = Table(
     Column("ended_at", BigInteger, nullable=False),
     Column("actor", String(200), nullable=False),
 )
+
+# -- incidents (personal-data breaches) ---------------------------------------------------
+
+# a breach: what happened, what it touched, the risk decision and which legal clocks were
+# met when. Texts (summary, measures …) are the operator's, not subjects' data: stored
+# plainly, never logged. Lists and maps are JSON.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("tenant_id", String(64), nullable=False),  # the tenant it was opened in
+    Column("id", String(36), primary_key=True),
+    Column("state", String(10), nullable=False),  # open | closed
+    Column("summary", Text, nullable=False),
+    Column("kinds", Text, nullable=False),  # confidentiality | integrity | availability
+    Column("aware_at", BigInteger, nullable=False),
+    Column("began_at", BigInteger, nullable=True),
+    Column("tenants", Text, nullable=False),  # affected tenants
+    Column("categories", Text, nullable=False),
+    Column("datasets", Text, nullable=False),  # systems and datasets
+    Column("approx_subjects", Integer, nullable=True),
+    Column("approx_records", Integer, nullable=True),
+    Column("encrypted", Boolean, nullable=False),  # encrypted, keys not compromised
+    Column("consequences", Text, nullable=True),
+    Column("measures", Text, nullable=False),
+    Column("advice", Text, nullable=False),  # what subjects can do
+    Column("assessment", Text, nullable=True),  # likelihood, severity, exemptions, reason
+    Column("met", Text, nullable=False),  # clock -> when it was met
+    Column("delay_reasons", Text, nullable=False),  # clock -> reasons for a late notice
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("closed_at", BigInteger, nullable=True),
+    Index("ix_incidents_tenant_state", "tenant_id", "state", "aware_at"),
+)
+
+# the timeline of an incident: every change, note, report and notice, in order
+incident_events = Table(
+    "incident_events",
+    metadata,
+    Column("seq", LedgerSeq, primary_key=True, autoincrement=True),
+    Column("incident_id", String(36), ForeignKey("incidents.id"), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("details", Text, nullable=False),  # JSON: ids, counts, changed field names
+    Index("ix_incident_events_incident", "incident_id", "seq"),
+)
+
+# which subject was told of which incident: a notice is queued once per incident and subject
+incident_notices = Table(
+    "incident_notices",
+    metadata,
+    Column("incident_id", String(36), ForeignKey("incidents.id"), primary_key=True),
+    Column("tenant_id", String(64), primary_key=True),
+    Column("subject_id", String(36), primary_key=True),
+    Column("state", String(10), nullable=False),  # queued | no_email
+    Column("language", String(35), nullable=False),
+    Column("at", BigInteger, nullable=False),
+)

@@ -3,7 +3,8 @@
 Scopes:
 
 * ``app``      the company's application: register, look up, read and correct subjects.
-* ``dpo``      the privacy officer: everything ``app`` may, plus listing, erasing and audit.
+* ``dpo``      the privacy officer: everything ``app`` may, plus listing, erasing, audit and
+               incidents (breaches).
 * ``admin``    the tenant's administrator: everything ``dpo`` may, plus the tenant's API keys
                and the tenant's retention periods (where the declarations allow it).
 * ``platform`` the operator of the installation: tenants and keys of any tenant. It grants
@@ -33,6 +34,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tenants.manage": frozenset({"platform"}),
     "retention.set": frozenset({"admin"}),  # the tenant's own admin, for its own tenant
     "retention.read": frozenset({"dpo", "admin", "platform"}),
+    "incidents.read": frozenset({"dpo", "admin"}),
+    "incidents.manage": frozenset({"dpo", "admin"}),
 }
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tutela.domain.audit import AuditEntry, AuditEvent
 
 if TYPE_CHECKING:
+    from tutela.services.incident_records import AbstractIncidentRepository
     from tutela.services.visitors import AbstractVisitorRepository
 
 
@@ -219,6 +220,7 @@ class AbstractUnitOfWork(abc.ABC):
     visitors: AbstractVisitorRepository
     lifecycle: AbstractLifecycleRepository
     sunsets: AbstractSunsetRepository
+    incidents: AbstractIncidentRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self
