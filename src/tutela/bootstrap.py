@@ -71,12 +71,14 @@ class NoDeclarations:
         return None
 
 
-def _stored_declarations(engine: Engine) -> tuple[int | None, Declarations | None, str | None]:
+def _stored_declarations(
+    engine: Engine, now: int | None = None
+) -> tuple[int | None, Declarations | None, str | None]:
     from tutela.declarations import Declarations
 
     with SqlUnitOfWork(engine, lambda _b: b"") as uow:
-        current = uow.declarations.current()
-        source = uow.declarations.source() if current else None
+        current = uow.declarations.current(now_micros() if now is None else now)
+        source = uow.declarations.source(current[0]) if current else None
     if current is None:
         return None, None, None
     return current[0], Declarations.model_validate_json(current[2]), source
@@ -134,6 +136,11 @@ def _mailer(settings: Settings, declarations: Declarations | None) -> AbstractMa
             "TUTELA_SMTP_HOST is set but there is no sender: set TUTELA_MAIL_FROM or load "
             "declarations with an organization contact"
         )
+    if smtp.tls and smtp.starttls:
+        raise ConfigurationError(
+            "TUTELA_SMTP_TLS and TUTELA_SMTP_STARTTLS are both true: choose one (TLS from the "
+            "start, usually port 465; or STARTTLS, usually port 587)"
+        )
     return SmtpMailer(
         smtp.host,
         smtp.port,
@@ -141,6 +148,8 @@ def _mailer(settings: Settings, declarations: Declarations | None) -> AbstractMa
         username=smtp.username,
         password=smtp.password,
         starttls=smtp.starttls,
+        tls=smtp.tls,
+        ca_file=smtp.ca_file,
     )
 
 
@@ -173,13 +182,34 @@ def open_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime:
         public_url=settings.public_url,
         pipl_response_days=settings.pipl_response_days,
         package_days=settings.package_days,
+        policy_notice_days=settings.policy_notice_days,
     )
+    _use_datasets(ctx, declarations, source, ring)
+
+    def reload() -> bool:
+        """Switch to the version in force now, if another one came into force."""
+        version, current, where = _stored_declarations(engine, ctx.clock())
+        if current is None or version == ctx.declarations_version:
+            return False
+        ctx.declarations, ctx.declarations_version = current, version
+        ctx.minimum_age = effective_minimum_age(current.jurisdictions, current.minimum_age)
+        _use_datasets(ctx, current, where, ring)
+        return True
+
+    if require_schema:
+        ctx.reload_declarations = reload
+    return Runtime(settings, engine, key_engine, ring, ctx, declarations, declarations_id)
+
+
+def _use_datasets(
+    ctx: Context, declarations: Declarations | None, source: str | None, ring: KeyRing
+) -> None:
     datasets = declarations.datasets if declarations is not None else ()
+    ctx.connectors = ctx.hooks = None
     if declarations is not None and any(not d.is_http for d in datasets):
         ctx.connectors = _connector_factory(declarations, source, ring)
     if declarations is not None and any(d.is_http for d in datasets):
         ctx.hooks = _hook_factory(declarations)
-    return Runtime(settings, engine, key_engine, ring, ctx, declarations, declarations_id)
 
 
 @dataclass(frozen=True)
@@ -271,7 +301,8 @@ def _store_declarations(
     current = uow.declarations.current()
     if current is not None and current[1] == digest:
         return "unchanged"
-    version = uow.declarations.add(str(source.resolve()), digest, document, now)
+    label = declarations.policy.version if declarations.policy is not None else None
+    version = uow.declarations.add(str(source.resolve()), digest, document, now, label=label)
     uow.audit.append(
         AuditEvent(
             "declarations.load",

@@ -66,6 +66,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "TUTELA_SMTP_USER": ("(none)", "SMTP login name, if the server needs one."),
     "TUTELA_SMTP_PASSWORD": ("(none)", "SMTP password (never logged)."),
     "TUTELA_SMTP_STARTTLS": ("false", "Use STARTTLS before logging in (true/false)."),
+    "TUTELA_SMTP_TLS": ("false", "Connect with TLS from the start, e.g. port 465 (true/false)."),
+    "TUTELA_SMTP_CA_FILE": ("(none)", "Extra CA certificates (PEM) to trust for the SMTP server."),
     "TUTELA_MAIL_FROM": ("the declarations' contact", "Sender address of Tutela's mail."),
     "TUTELA_PUBLIC_URL": (
         "http://127.0.0.1:8000",
@@ -76,6 +78,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "Days to answer a request under PIPL (GB/T 35273-2020 8.7).",
     ),
     "TUTELA_PACKAGE_DAYS": ("7", "Days an access package stays downloadable before deletion."),
+    "TUTELA_POLICY_NOTICE_DAYS": (
+        "30",
+        "Days a material policy change is announced to subjects before it takes effect.",
+    ),
     "TUTELA_WITHDRAWAL_FOLLOW_UP": (
         "none",
         "What a consent withdrawal queues for the request engine: none, or erase_exclusive "
@@ -129,6 +135,8 @@ class SmtpSettings:
     password: str | None = field(default=None, repr=False)
     starttls: bool = False
     sender: str | None = None
+    tls: bool = False  # implicit TLS (SMTPS)
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     pipl_response_days: int = 30
     package_days: int = 7
+    policy_notice_days: int = 30
 
     @classmethod
     def from_env(
@@ -184,10 +193,13 @@ class Settings:
                 password=env.get("TUTELA_SMTP_PASSWORD") or None,
                 starttls=_choice(env, "TUTELA_SMTP_STARTTLS", ("false", "true")) == "true",
                 sender=env.get("TUTELA_MAIL_FROM") or None,
+                tls=_choice(env, "TUTELA_SMTP_TLS", ("false", "true")) == "true",
+                ca_file=env.get("TUTELA_SMTP_CA_FILE") or None,
             ),
             public_url=(env.get("TUTELA_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
             pipl_response_days=_int(env, "TUTELA_PIPL_RESPONSE_DAYS", 30, 1),
             package_days=_int(env, "TUTELA_PACKAGE_DAYS", 7, 1),
+            policy_notice_days=_int(env, "TUTELA_POLICY_NOTICE_DAYS", 30, 0),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

@@ -28,7 +28,7 @@ def test_each_task_runs_once_per_slot_even_with_two_workers(runtime: Runtime) ->
         for thread in threads:
             thread.join()
         names = sorted(name for batch in results for name, _ in batch)
-        assert names == ["jobs", "mail", "overdue", "packages", "retention"]
+        assert names == ["jobs", "mail", "overdue", "packages", "policy", "retention"]
         assert Worker(runtime.ctx).run_once() == []  # nothing is due again yet
     finally:
         other.close()

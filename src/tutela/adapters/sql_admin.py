@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tutela.adapters.tables import api_keys, declarations, tenant_retention, tenants
@@ -13,6 +13,7 @@ from tutela.services.ports import (
     AbstractDeclarationStore,
     AbstractTenantRepository,
     ApiKeyRecord,
+    PolicyVersion,
     RetentionSetting,
 )
 
@@ -113,27 +114,84 @@ class SqlApiKeyRepository(AbstractApiKeyRepository):
         return int(self._conn.execute(select(func.count()).select_from(api_keys)).scalar_one())
 
 
+_VERSION_COLUMNS = (
+    declarations.c.id,
+    declarations.c.loaded_at,
+    declarations.c.source,
+    declarations.c.sha256,
+    declarations.c.label,
+    declarations.c.effective_at,
+    declarations.c.published_by,
+    declarations.c.material,
+    declarations.c.applied_at,
+)
+
+
+def _version(row: Sequence[object]) -> PolicyVersion:
+    return PolicyVersion(*row)  # type: ignore[arg-type]
+
+
 class SqlDeclarationStore(AbstractDeclarationStore):
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def current(self) -> tuple[int, str, str] | None:
-        row = self._conn.execute(
-            select(declarations.c.id, declarations.c.sha256, declarations.c.document)
-            .order_by(declarations.c.id.desc())
-            .limit(1)
-        ).first()
+    def current(self, now: int | None = None) -> tuple[int, str, str] | None:
+        query = select(declarations.c.id, declarations.c.sha256, declarations.c.document)
+        if now is not None:
+            query = query.where(
+                or_(declarations.c.effective_at.is_(None), declarations.c.effective_at <= now)
+            )
+        row = self._conn.execute(query.order_by(declarations.c.id.desc()).limit(1)).first()
         return None if row is None else (row[0], row[1], row[2])
 
-    def source(self) -> str | None:
+    def source(self, version: int) -> str | None:
         row = self._conn.execute(
-            select(declarations.c.source).order_by(declarations.c.id.desc()).limit(1)
+            select(declarations.c.source).where(declarations.c.id == version)
         ).first()
         return None if row is None else str(row[0])
 
-    def add(self, source: str, sha256: str, document: str, now: int) -> int:
+    def add(
+        self,
+        source: str,
+        sha256: str,
+        document: str,
+        now: int,
+        *,
+        label: str | None = None,
+        effective_at: int | None = None,
+        published_by: str | None = None,
+        material: bool | None = None,
+    ) -> int:
         result = self._conn.execute(
             insert(declarations).returning(declarations.c.id),
-            {"loaded_at": now, "source": source, "sha256": sha256, "document": document},
+            {
+                "loaded_at": now,
+                "source": source,
+                "sha256": sha256,
+                "document": document,
+                "label": label,
+                "effective_at": effective_at,
+                "published_by": published_by,
+                "material": material,
+            },
         )
         return int(result.scalar_one())
+
+    def versions(self) -> list[PolicyVersion]:
+        query = select(*_VERSION_COLUMNS).order_by(declarations.c.id)
+        return [_version(row) for row in self._conn.execute(query)]
+
+    def get(self, version: int) -> tuple[PolicyVersion, str] | None:
+        query = select(*_VERSION_COLUMNS, declarations.c.document).where(
+            declarations.c.id == version
+        )
+        row = self._conn.execute(query).first()
+        return None if row is None else (_version(row[:-1]), str(row[-1]))
+
+    def mark_applied(self, version: int, now: int) -> bool:
+        result = self._conn.execute(
+            update(declarations)
+            .where(declarations.c.id == version, declarations.c.applied_at.is_(None))
+            .values(applied_at=now)
+        )
+        return result.rowcount == 1

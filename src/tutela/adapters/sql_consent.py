@@ -109,6 +109,22 @@ class SqlConsentRepository(AbstractConsentRepository):
             },
         )
 
+    def deciders(
+        self, tenant_id: str, subject_ids: Sequence[str], purposes: Sequence[str]
+    ) -> set[str]:
+        if not subject_ids or not purposes:
+            return set()
+        query = (
+            select(consent_state.c.subject_id)
+            .where(
+                consent_state.c.tenant_id == tenant_id,
+                consent_state.c.subject_id.in_(list(subject_ids)),
+                consent_state.c.purpose.in_(list(purposes)),
+            )
+            .distinct()
+        )
+        return {str(sid) for (sid,) in self._conn.execute(query)}
+
     def states(self, tenant_id: str, subject_id: str) -> dict[str, Any]:
         rows = self._conn.execute(_STATES, {"t": tenant_id, "s": subject_id})
         return {

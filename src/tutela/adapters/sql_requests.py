@@ -187,6 +187,15 @@ class SqlRequestRepository(AbstractRequestRepository):
         result = self._conn.execute(insert(outbox).returning(outbox.c.id), values)
         return int(result.scalar_one())
 
+    def mail_states(self, key_prefix: str) -> dict[str, int]:
+        escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = (
+            select(outbox.c.state, func.count())
+            .where(outbox.c.idempotency_key.like(escaped + "%", escape="\\"))
+            .group_by(outbox.c.state)
+        )
+        return {str(state): int(n) for state, n in self._conn.execute(query)}
+
     def claim_mail(
         self, now: int, lease_until: int, limit: int
     ) -> list[tuple[int, str, str, bytes, int]]:

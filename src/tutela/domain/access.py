@@ -34,6 +34,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "tenants.manage": frozenset({"platform"}),
     "retention.set": frozenset({"admin"}),  # the tenant's own admin, for its own tenant
     "retention.read": frozenset({"dpo", "admin", "platform"}),
+    # the declarations are the installation's: publishing a version is the platform's
+    "policy.publish": frozenset({"platform"}),
+    "policy.read": frozenset({"dpo", "admin", "platform"}),
     "incidents.read": frozenset({"dpo", "admin"}),
     "incidents.manage": frozenset({"dpo", "admin"}),
 }

@@ -17,7 +17,14 @@ from tutela.bootstrap import Runtime, open_runtime
 from tutela.domain.errors import InvalidInput
 from tutela.domain.identities import EMAIL_CATEGORY, PHONE_CATEGORY
 from tutela.domain.subjects import BIRTH_DATE_CATEGORY
-from tutela.entrypoints import api_banner, api_consent, api_errors, api_requests, api_tenants
+from tutela.entrypoints import (
+    api_banner,
+    api_consent,
+    api_errors,
+    api_policy,
+    api_requests,
+    api_tenants,
+)
 from tutela.entrypoints.api_auth import AuthCache, Who
 from tutela.services import audit, imports, keys, tenants, vault
 from tutela.settings import Settings
@@ -106,8 +113,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.get("/v1/declarations", tags=["service"])
     def declarations(_who: Who) -> dict[str, Any]:
-        document = rt.declarations.model_dump(mode="json") if rt.declarations else None
-        return {"version": rt.declarations_id, "declarations": document}
+        current = ctx.declarations
+        document = current.model_dump(mode="json") if hasattr(current, "model_dump") else None
+        return {"version": ctx.declarations_version, "declarations": document}
 
     @app.post("/v1/subjects", status_code=201, tags=["subjects"])
     def register(body: NewSubject, who: Who) -> dict[str, Any]:
@@ -203,4 +211,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api_requests.install(app)
     api_banner.install(app)
     api_tenants.install(app)
+    api_policy.install(app)
     return app

@@ -1487,24 +1487,154 @@ def sunset(
 # --- policy versions ---------------------------------------------------------------------
 
 policy_app = typer.Typer(
-    help="Privacy policy versions: what changed between two, and whether it is material.",
+    help="Privacy policy versions: publish, list, show, notify, and what changed between two.",
     no_args_is_help=True,
 )
 app.add_typer(policy_app, name="policy")
 
 
-@policy_app.command("diff")
-def policy_diff(
-    old: Annotated[Path, typer.Argument(help="Declaration file of the old version.")],
-    new: Annotated[Path, typer.Argument(help="Declaration file of the new version.")],
+def _print_version(data: dict[str, Any]) -> None:
+    material = {True: "material", False: "editorial", None: "initial"}[data["material"]]
+    notices = ", ".join(f"{n} {state}" for state, n in sorted(data["notices"].items()))
+    typer.echo(
+        f"version {data['version']} ({data['label']}): {data['status']} from "
+        f"{data['effective']}, {material}" + (f"; notices: {notices}" if notices else "")
+    )
+
+
+@policy_app.command("publish")
+def policy_publish(
+    file: Annotated[Path, typer.Argument(help="Declaration file of the new version.")],
+    effective: Annotated[
+        str | None,
+        typer.Option(
+            "--effective",
+            help="Date it takes effect, YYYY-MM-DD (00:00 UTC); default: policy.effective.",
+        ),
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option(help="Version label (default: policy.version of the file).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List every change between two declaration files, each marked material or editorial
-    with its reason."""
+    """Store the declarations as a new immutable version and tell every concerned subject of
+    its material changes (refused when too late for the notice period)."""
+    import datetime as dt
+
+    from tutela.services import policy
+
+    try:
+        day = dt.date.fromisoformat(effective) if effective is not None else None
+    except ValueError:
+        raise InvalidInput(
+            f"--effective {effective!r} is not a date; write it as YYYY-MM-DD"
+        ) from None
+    with runtime() as rt:
+        data = policy.publish(rt.ctx, rt.operator("default"), file, day, label=label)
+
+    def human() -> None:
+        _print_version(data)
+        for change in data["changes"]:
+            typer.echo(f"  {'MATERIAL' if change['material'] else 'editorial'} {change['path']}")
+        if "notices" in data:
+            n = data["notices"]
+            typer.echo(
+                f"notices: {n['queued']} queued to {n['concerned']} concerned subject(s), "
+                f"{n['without_email']} without an email address"
+            )
+
+    emit(data, as_json, human)
+
+
+@policy_app.command("list")
+def policy_list(as_json: JsonOpt = False) -> None:
+    """Every stored version, newest first, with its status and notices."""
+    from tutela.services import policy
+
+    with runtime() as rt:
+        data = policy.list_versions(rt.ctx, rt.operator("default"))
+
+    def human() -> None:
+        if not data:
+            typer.echo("no versions; publish one with `tutela policy publish`")
+        for item in data:
+            _print_version(item)
+
+    emit(data, as_json, human)
+
+
+@policy_app.command("show")
+def policy_show(
+    version: Annotated[int, typer.Argument(help="Version number (see `tutela policy list`).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """A version: status, effective date, material changes, whom they concern, notices."""
+    from tutela.services import policy
+
+    with runtime() as rt:
+        data = policy.show(rt.ctx, rt.operator("default"), version)
+
+    def human() -> None:
+        _print_version(data)
+        for change in data["material_changes"]:
+            typer.echo(f"  MATERIAL {change['path']}: {change['reason']}")
+        concerns = data["concerns"]
+        if concerns["everyone"]:
+            typer.echo("concerns: every subject")
+        elif concerns["categories"] or concerns["purposes"]:
+            typer.echo(
+                "concerns: subjects with data in "
+                + (", ".join(concerns["categories"]) or "-")
+                + " or consent decisions on "
+                + (", ".join(concerns["purposes"]) or "-")
+            )
+        if concerns["renew_consent"]:
+            typer.echo("fresh consent needed for: " + ", ".join(concerns["renew_consent"]))
+
+    emit(data, as_json, human)
+
+
+@policy_app.command("notify")
+def policy_notify(
+    version: Annotated[int, typer.Argument(help="Version number.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Queue a version's change notices again where missing (after an interruption); a
+    subject already told is never told twice."""
+    from tutela.services import policy
+
+    with runtime() as rt:
+        data = policy.notify(rt.ctx, rt.operator("default"), version)
+    emit(data, as_json, lambda: typer.echo(", ".join(f"{k}: {v}" for k, v in data.items())))
+
+
+def _declarations_of(what: str) -> Any:
+    """A declaration file, or a stored version given by its number."""
     from tutela.declarations import load_declarations
+
+    if what.isdigit() and not Path(what).exists():
+        from tutela.services import policy
+
+        with runtime() as rt:
+            return policy.declarations_of(rt.ctx, int(what))
+    return load_declarations(Path(what))
+
+
+@policy_app.command("diff")
+def policy_diff(
+    old: Annotated[
+        str, typer.Argument(help="Old version: a declaration file or a version number.")
+    ],
+    new: Annotated[
+        str, typer.Argument(help="New version: a declaration file or a version number.")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """List every change between two versions (declaration files or stored versions), each
+    marked material or editorial with its reason."""
     from tutela.declarations.diff import diff_declarations, is_material
 
-    changes = diff_declarations(load_declarations(old), load_declarations(new))
+    changes = diff_declarations(_declarations_of(old), _declarations_of(new))
     data = {"material": is_material(changes), "changes": [c.as_dict() for c in changes]}
 
     def human() -> None:

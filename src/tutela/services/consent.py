@@ -383,6 +383,8 @@ def load_subject(ctx: Context, tenant_id: str, subject_id: str) -> SubjectDecisi
 
 def current_rules(ctx: Context) -> dict[str, PurposeRule]:
     """Purpose rules of the declarations in force, with the renewals required so far."""
+    if ctx.reload_declarations is not None:
+        ctx.reload_declarations()
     with ctx.uow(read_only=True) as uow:
         renewals = uow.consent.renewals()
     return purpose_rules(ctx.declarations, renewals)

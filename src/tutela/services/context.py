@@ -50,8 +50,11 @@ class Context:
     public_url: str = "http://127.0.0.1:8000"
     pipl_response_days: int = 30
     package_days: int = 7
+    policy_notice_days: int = 30
     #: opens the connectors of the declared datasets (None: no datasets declared)
     connectors: Callable[[], list[AbstractConnector]] | None = None
     #: the declared application endpoints (None: none declared)
     hooks: Callable[[], list[AbstractHookConnector]] | None = None
+    #: switches to the declarations in force now, if they changed; True when it did
+    reload_declarations: Callable[[], bool] | None = None
     extras: dict[str, Any] = field(default_factory=dict)

@@ -194,17 +194,59 @@ class AbstractApiKeyRepository(abc.ABC):
     def count(self) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyVersion:
+    """A stored version of the declarations (a published privacy policy)."""
+
+    id: int
+    loaded_at: int
+    source: str
+    sha256: str
+    label: str | None = None
+    effective_at: int | None = None  # None: in force from when it was loaded
+    published_by: str | None = None
+    material: bool | None = None  # None: loaded by ``init``, not compared
+    applied_at: int | None = None  # when the worker put it in force (renewals recorded)
+
+    def in_force_from(self) -> int:
+        return self.loaded_at if self.effective_at is None else self.effective_at
+
+
 class AbstractDeclarationStore(abc.ABC):
     @abc.abstractmethod
-    def current(self) -> tuple[int, str, str] | None:
-        """(id, sha256, JSON document) of the declarations in force, if any."""
+    def current(self, now: int | None = None) -> tuple[int, str, str] | None:
+        """(id, sha256, JSON document) of the declarations in force at ``now`` (None: the
+        latest version stored, whenever it takes effect)."""
 
     @abc.abstractmethod
-    def add(self, source: str, sha256: str, document: str, now: int) -> int: ...
+    def add(
+        self,
+        source: str,
+        sha256: str,
+        document: str,
+        now: int,
+        *,
+        label: str | None = None,
+        effective_at: int | None = None,
+        published_by: str | None = None,
+        material: bool | None = None,
+    ) -> int: ...
 
     @abc.abstractmethod
-    def source(self) -> str | None:
-        """The path the declarations in force were loaded from."""
+    def source(self, version: int) -> str | None:
+        """The path a version was loaded from."""
+
+    @abc.abstractmethod
+    def versions(self) -> list[PolicyVersion]:
+        """Every stored version, oldest first."""
+
+    @abc.abstractmethod
+    def get(self, version: int) -> tuple[PolicyVersion, str] | None:
+        """A version and its JSON document."""
+
+    @abc.abstractmethod
+    def mark_applied(self, version: int, now: int) -> bool:
+        """Mark a version as put in force; False if another process did it first."""
 
 
 class AbstractUnitOfWork(abc.ABC):
@@ -376,6 +418,12 @@ class Standing:
 
 class AbstractConsentRepository(abc.ABC):
     @abc.abstractmethod
+    def deciders(
+        self, tenant_id: str, subject_ids: Sequence[str], purposes: Sequence[str]
+    ) -> set[str]:
+        """Those of the subjects who made a consent decision about one of the purposes."""
+
+    @abc.abstractmethod
     def append(self, record: ConsentRecord) -> int:
         """Insert an event; returns its ledger sequence number."""
 
@@ -528,6 +576,10 @@ class AbstractRequestRepository(abc.ABC):
     ) -> int | None:
         """Queue an encrypted message; with ``key``, only if no message with that key was
         ever queued (returns ``None`` then)."""
+
+    @abc.abstractmethod
+    def mail_states(self, key_prefix: str) -> dict[str, int]:
+        """How many messages whose idempotency key starts with the prefix are in each state."""
 
     @abc.abstractmethod
     def claim_mail(

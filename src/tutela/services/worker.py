@@ -72,6 +72,13 @@ class Worker:
 # -- tasks --------------------------------------------------------------------------------
 
 
+def apply_policies(ctx: Context) -> dict[str, Any]:
+    """Put in force the policy versions whose effective date has come."""
+    from tutela.services import policy
+
+    return {"in_force": policy.apply_due(ctx)}
+
+
 def deliver_mail(ctx: Context) -> dict[str, Any]:
     if ctx.mailer is None:
         return {"skipped": "no SMTP server configured"}
@@ -218,6 +225,7 @@ def _worker(tenant_id: str) -> Principal:
 
 
 TASKS: dict[str, Task] = {
+    "policy": apply_policies,
     "jobs": run_jobs,
     "retention": sweep_retention,
     "packages": expire_packages,
@@ -225,6 +233,7 @@ TASKS: dict[str, Task] = {
     "mail": deliver_mail,
 }
 INTERVALS: dict[str, int] = {
+    "policy": 60 * SECOND,
     "mail": 30 * SECOND,
     "jobs": 10 * SECOND,
     "packages": 3600 * SECOND,
