@@ -16,6 +16,7 @@ import typer
 
 from tutela.domain.errors import DeclarationInvalid, InvalidInput, TutelaError
 from tutela.entrypoints.cli_ropa import ropa
+from tutela.entrypoints.cli_ropa import ropa
 from tutela.settings import Settings
 
 app = typer.Typer(
@@ -61,6 +62,7 @@ app.add_typer(receipts_app, name="receipts")
 app.add_typer(requests_app, name="requests")
 app.add_typer(holds_app, name="holds")
 app.add_typer(retention_app, name="retention")
+app.command("ropa")(ropa)
 app.command("ropa")(ropa)
 
 T = TypeVar("T")

@@ -230,7 +230,7 @@ MEASURES = (
     ),
     Measure(
         "access_control",
-        "access only with scoped API keys (stored as hashes, shown once), and one tenant's "
+        "API access needs a scoped API key (stored as a hash, shown once), and one tenant's "
         "keys never reach another tenant's data",
         ("dpv:AccessControlMethod", "dpv:AuthorisationProtocols"),
         _always,
