@@ -26,6 +26,7 @@ from tutela.entrypoints import (
     api_tenants,
 )
 from tutela.entrypoints.api_auth import AuthCache, Who
+from tutela.entrypoints.api_incidents import install as install_incidents
 from tutela.services import audit, imports, keys, tenants, vault
 from tutela.settings import Settings
 
@@ -207,6 +208,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         who.require("keys.manage")
         return keys.status(ctx)
 
+    install_incidents(app)
     api_consent.install(app)
     api_requests.install(app)
     api_banner.install(app)

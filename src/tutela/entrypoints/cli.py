@@ -15,7 +15,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 
 from tutela.domain.errors import DeclarationInvalid, InvalidInput, TutelaError
-from tutela.entrypoints.cli_ropa import ropa
+from tutela.entrypoints.cli_incidents import app as incidents_app
 from tutela.entrypoints.cli_ropa import ropa
 from tutela.settings import Settings
 
@@ -62,7 +62,7 @@ app.add_typer(receipts_app, name="receipts")
 app.add_typer(requests_app, name="requests")
 app.add_typer(holds_app, name="holds")
 app.add_typer(retention_app, name="retention")
-app.command("ropa")(ropa)
+app.add_typer(incidents_app, name="incidents")
 app.command("ropa")(ropa)
 
 T = TypeVar("T")
