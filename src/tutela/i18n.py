@@ -33,6 +33,7 @@ DOMAINS: dict[str, tuple[str, ...]] = {
         "services/incident_notices.py",
         "templates/incidents/*.j2",
     ),
+    "notice": ("notices/*.py", "templates/notice/*.j2"),
 }
 
 
