@@ -187,17 +187,3 @@ def test_after_the_effective_date_touched_consents_must_be_given_again(
     assert consent.check(ctx, who, sid, "user_counting").reason == "consent"
     assert policy.apply_due(ctx) == []  # once only
     assert policy.show(ctx, who, version)["status"] == "in_force"
-
-
-def test_the_notice_mail_is_written_in_the_subjects_language(
-    runtime: Runtime, tmp_path: Path
-) -> None:
-    ctx, who = runtime.ctx, runtime.operator()
-    vault.register(ctx, who, {EMAIL: "lena@example.com"})  # de, the default
-    vault.register(ctx, who, {EMAIL: "ada@example.com"}, language="en")
-    effective = today(runtime) + dt.timedelta(days=30)
-    file = changed(tmp_path, "2027-01.yml", counting_collects_email, effective)
-    policy.publish(ctx, who, file)  # the real composer
-    sent = {to: subject for _kind, to, subject in outbox(runtime)}
-    assert "Datenschutzerklärung ändert sich" in sent["lena@example.com"]
-    assert "privacy notice changes" in sent["ada@example.com"]

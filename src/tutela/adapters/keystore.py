@@ -9,10 +9,12 @@ migrations, since it lives elsewhere.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    Delete,
     Engine,
     Integer,
     LargeBinary,
@@ -28,6 +30,7 @@ from sqlalchemy import (
 )
 
 from tutela.adapters.database import READ_ONLY
+from tutela.adapters.sql_sets import one_of, values
 from tutela.services.ports import AbstractKeyStore, WrappedKey
 
 metadata = MetaData()
@@ -50,6 +53,13 @@ _GET = select(
     subject_keys.c.wrapped,
 ).where(subject_keys.c.subject_id == bindparam("s"))
 _DELETE = delete(subject_keys).where(subject_keys.c.subject_id == bindparam("s"))
+
+
+@cache
+def _delete_many(dialect: str) -> Delete:
+    return delete(subject_keys).where(one_of(subject_keys.c.subject_id, "ids", dialect))
+
+
 _REWRAP = (
     update(subject_keys)
     .where(
@@ -84,6 +94,15 @@ class SqlKeyStore(AbstractKeyStore):
     def delete(self, subject_id: str) -> bool:
         with self._engine.begin() as conn:
             return bool(conn.execute(_DELETE, {"s": subject_id}).rowcount)
+
+    def delete_many(self, subject_ids: Sequence[str]) -> int:
+        if not subject_ids:
+            return 0
+        dialect = self._engine.dialect.name
+        statement = _delete_many(dialect)
+        with self._engine.begin() as conn:
+            found = conn.execute(statement, {"ids": values(subject_ids, dialect)})
+            return int(found.rowcount or 0)
 
     def present(self, subject_ids: Sequence[str]) -> set[str]:
         if not subject_ids:

@@ -13,8 +13,20 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tutela.adapters.tables import decision_changes, jobs, legal_holds, rate_events, schedules
-from tutela.services.ports import AbstractLifecycleRepository, Hold
+from tutela.adapters.tables import (
+    decision_changes,
+    jobs,
+    legal_holds,
+    purpose_endings,
+    rate_events,
+    schedules,
+)
+from tutela.services.ports import (
+    EVERY_SUBJECT,
+    AbstractLifecycleRepository,
+    Hold,
+    PurposeEnding,
+)
 
 
 class SqlLifecycleRepository(AbstractLifecycleRepository):
@@ -158,6 +170,43 @@ class SqlLifecycleRepository(AbstractLifecycleRepository):
                 )
             )
         return [_hold(r) for r in self._conn.execute(query.order_by(legal_holds.c.placed_at))]
+
+    # -- purpose endings ------------------------------------------------------------------
+
+    def end_purpose(self, ending: PurposeEnding) -> PurposeEnding | None:
+        where = (
+            purpose_endings.c.tenant_id == ending.tenant_id,
+            purpose_endings.c.subject_id == ending.subject_id,
+            purpose_endings.c.purpose == ending.purpose,
+        )
+        query = select(*purpose_endings.c).where(*where).with_for_update()
+        found = self._conn.execute(query).first()
+        values = {"ended_at": ending.ended_at, "actor": ending.actor}
+        if found is None:
+            self._conn.execute(
+                insert(purpose_endings),
+                {
+                    "tenant_id": ending.tenant_id,
+                    "subject_id": ending.subject_id,
+                    "purpose": ending.purpose,
+                    **values,
+                },
+            )
+            return None
+        self._conn.execute(update(purpose_endings).where(*where).values(**values))
+        return _ending(found)
+
+    def purpose_endings(
+        self, tenant_id: str, *, subject_ids: Sequence[str] | None = None
+    ) -> list[PurposeEnding]:
+        query = select(*purpose_endings.c).where(purpose_endings.c.tenant_id == tenant_id)
+        if subject_ids is not None:
+            query = query.where(purpose_endings.c.subject_id.in_([EVERY_SUBJECT, *subject_ids]))
+        return [_ending(r) for r in self._conn.execute(query)]
+
+
+def _ending(row: Any) -> PurposeEnding:
+    return PurposeEnding(row.tenant_id, row.subject_id, row.purpose, int(row.ended_at), row.actor)
 
 
 def _hold(row: Any) -> Hold:

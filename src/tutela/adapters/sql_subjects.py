@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Executable,
+    String,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
-from tutela.adapters.tables import subject_fields, subject_lookups, subjects
+from tutela.adapters.sql_sets import each_of, one_of, values
+from tutela.adapters.tables import decision_changes, subject_fields, subject_lookups, subjects
 from tutela.domain.errors import Conflict
-from tutela.domain.subjects import CLOSED
+from tutela.domain.subjects import CLOSED, ERASED
 from tutela.services.ports import AbstractSubjectRepository, StoredField, SubjectRecord
 
 _INSERT_SUBJECT = insert(subjects)
@@ -53,6 +67,18 @@ _DELETE_ALL_FIELDS = delete(subject_fields).where(
     subject_fields.c.tenant_id == bindparam("t"), subject_fields.c.subject_id == bindparam("s")
 )
 _INSERT_LOOKUP = insert(subject_lookups)
+_FIELD_TIMES = select(
+    subject_fields.c.subject_id, subject_fields.c.category, subject_fields.c.updated_at
+).where(
+    subject_fields.c.tenant_id == bindparam("t"),
+    subject_fields.c.subject_id.in_(bindparam("ids", expanding=True)),
+)
+_DELETE_UNCHANGED = delete(subject_fields).where(  # a field rewritten since it was read stays
+    subject_fields.c.tenant_id == bindparam("t"),
+    subject_fields.c.subject_id == bindparam("s"),
+    subject_fields.c.category == bindparam("c"),
+    subject_fields.c.updated_at == bindparam("at"),
+)
 _FIND = select(subject_lookups.c.subject_id).where(
     subject_lookups.c.tenant_id == bindparam("t"),
     subject_lookups.c.kind == bindparam("k"),
@@ -66,6 +92,31 @@ _DELETE_LOOKUP_KIND = delete(subject_lookups).where(
     subject_lookups.c.subject_id == bindparam("s"),
     subject_lookups.c.kind == bindparam("k"),
 )
+
+
+@cache
+def _erasing(dialect: str) -> tuple[Executable, ...]:
+    """Erasing many subjects at once: fields, lookups, status, and a note for the decision
+    caches, each one statement over the set of ids."""
+    fields = delete(subject_fields).where(
+        subject_fields.c.tenant_id == bindparam("t"),
+        one_of(subject_fields.c.subject_id, "ids", dialect),
+    )
+    lookups = delete(subject_lookups).where(
+        subject_lookups.c.tenant_id == bindparam("t"),
+        one_of(subject_lookups.c.subject_id, "ids", dialect),
+    )
+    status = (
+        update(subjects)
+        .where(subjects.c.tenant_id == bindparam("t"), one_of(subjects.c.id, "ids", dialect))
+        .values(status=ERASED, updated_at=bindparam("now"))
+    )
+    ids = each_of("ids", dialect).subquery()
+    noted = insert(decision_changes).from_select(
+        ["tenant_id", "subject_id", "at"],
+        select(bindparam("t", type_=String), ids.c.value, bindparam("now", type_=BigInteger)),
+    )
+    return fields, lookups, status, noted
 
 
 class SqlSubjectRepository(AbstractSubjectRepository):
@@ -170,6 +221,65 @@ class SqlSubjectRepository(AbstractSubjectRepository):
     def page(
         self, tenant_id: str, after: tuple[int, str] | None, limit: int
     ) -> list[tuple[SubjectRecord, list[str]]]:
+        records = self._records(tenant_id, after, limit)
+        if not records:
+            return []
+        names: dict[str, list[str]] = {r.id: [] for r in records}
+        field_query = (
+            select(subject_fields.c.subject_id, subject_fields.c.category)
+            .where(
+                subject_fields.c.tenant_id == tenant_id,
+                subject_fields.c.subject_id.in_(list(names)),
+            )
+            .order_by(subject_fields.c.category)
+        )
+        for sid, category in self._conn.execute(field_query):
+            names[sid].append(category)
+        return [(r, names[r.id]) for r in records]
+
+    def page_fields(
+        self, tenant_id: str, after: tuple[int, str] | None, limit: int
+    ) -> list[tuple[SubjectRecord, list[tuple[str, int]]]]:
+        records = self._records(tenant_id, after, limit)
+        if not records:
+            return []
+        found: dict[str, list[tuple[str, int]]] = {r.id: [] for r in records}
+        rows = self._conn.execute(_FIELD_TIMES, {"t": tenant_id, "ids": list(found)})
+        for sid, category, written in rows:
+            found[sid].append((category, int(written)))
+        return [(r, sorted(found[r.id])) for r in records]
+
+    def remove_fields(
+        self,
+        tenant_id: str,
+        fields: Sequence[tuple[str, str, int]],
+        lookups: Sequence[tuple[str, str]],
+    ) -> int:
+        deleted = 0
+        if fields:
+            result = self._conn.execute(
+                _DELETE_UNCHANGED,
+                [{"t": tenant_id, "s": s, "c": c, "at": at} for s, c, at in fields],
+            )
+            deleted = int(result.rowcount or 0)
+        if lookups:
+            self._conn.execute(
+                _DELETE_LOOKUP_KIND, [{"t": tenant_id, "s": s, "k": k} for s, k in lookups]
+            )
+        return deleted
+
+    def erase_many(self, tenant_id: str, subject_ids: Sequence[str], now: int) -> None:
+        if not subject_ids:
+            return
+        dialect = self._conn.dialect.name
+        statements = _erasing(dialect)
+        params = {"t": tenant_id, "ids": values(subject_ids, dialect), "now": now}
+        for statement in statements:
+            self._conn.execute(statement, params)
+
+    def _records(
+        self, tenant_id: str, after: tuple[int, str] | None, limit: int
+    ) -> list[SubjectRecord]:
         query = select(
             subjects.c.id,
             subjects.c.tenant_id,
@@ -188,21 +298,7 @@ class SqlSubjectRepository(AbstractSubjectRepository):
                 )
             )
         query = query.order_by(subjects.c.created_at, subjects.c.id).limit(limit)
-        records = [SubjectRecord(*row) for row in self._conn.execute(query)]
-        if not records:
-            return []
-        names: dict[str, list[str]] = {r.id: [] for r in records}
-        field_query = (
-            select(subject_fields.c.subject_id, subject_fields.c.category)
-            .where(
-                subject_fields.c.tenant_id == tenant_id,
-                subject_fields.c.subject_id.in_(list(names)),
-            )
-            .order_by(subject_fields.c.category)
-        )
-        for sid, category in self._conn.execute(field_query):
-            names[sid].append(category)
-        return [(r, names[r.id]) for r in records]
+        return [SubjectRecord(*row) for row in self._conn.execute(query)]
 
     def import_many(
         self,

@@ -23,6 +23,7 @@ from tutela.entrypoints import (
     api_errors,
     api_policy,
     api_requests,
+    api_retention,
     api_tenants,
 )
 from tutela.entrypoints.api_auth import AuthCache, Who
@@ -213,5 +214,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api_requests.install(app)
     api_banner.install(app)
     api_tenants.install(app)
+    api_retention.install(app)
     api_policy.install(app)
     return app

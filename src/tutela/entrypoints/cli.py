@@ -1426,6 +1426,39 @@ def retention_sweep(tenant: TenantOpt = "default", as_json: JsonOpt = False) -> 
     _retention(True, tenant, as_json)
 
 
+@retention_app.command("end-purpose")
+def retention_end_purpose(
+    purpose: Annotated[str, typer.Argument(help="Declared purpose that ended.")],
+    subject: Annotated[
+        str | None,
+        typer.Option("--subject", help="The subject it ended for (default: every subject)."),
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", metavar="ISO-TIME", help="When it ended (default: now)."),
+    ] = None,
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Record that a purpose ended: rules counted from purpose_ended start then (audited)."""
+    from tutela.services import purpose_endings
+
+    with runtime() as rt:
+        data = purpose_endings.end_purpose(
+            rt.ctx, rt.operator(tenant), purpose, subject_id=subject, at=at
+        )
+
+    def human() -> None:
+        whom = f"subject {data['subject_id']}" if data["subject_id"] else "every subject"
+        typer.echo(f"{data['purpose']} ended for {whom} of {data['tenant']} at {data['ended_at']}")
+        if data["previous"]:
+            typer.echo(f"  (replaces the ending recorded at {data['previous']})")
+        if data["note"]:
+            typer.echo(f"  note: {data['note']}")
+
+    emit(data, as_json, human)
+
+
 # --- sunset ------------------------------------------------------------------------------
 
 

@@ -131,6 +131,28 @@ class AbstractSubjectRepository(abc.ABC):
     ) -> None:
         """Insert many new subjects at once (fields as (subject id, field) pairs)."""
 
+    @abc.abstractmethod
+    def page_fields(
+        self, tenant_id: str, after: tuple[int, str] | None, limit: int
+    ) -> list[tuple[SubjectRecord, list[tuple[str, int]]]]:
+        """Subjects in registration order after the cursor, each with its fields' categories
+        and the times they were written (no values)."""
+
+    @abc.abstractmethod
+    def remove_fields(
+        self,
+        tenant_id: str,
+        fields: Sequence[tuple[str, str, int]],
+        lookups: Sequence[tuple[str, str]],
+    ) -> int:
+        """Delete fields given as (subject id, category, time written) unless rewritten
+        since, and lookups given as (subject id, kind); returns the fields deleted."""
+
+    @abc.abstractmethod
+    def erase_many(self, tenant_id: str, subject_ids: Sequence[str], now: int) -> None:
+        """Delete the subjects' fields and lookups, mark them erased and note the change
+        for the decision caches (their keys are shredded by the caller)."""
+
 
 class AbstractAuditLog(abc.ABC):
     @abc.abstractmethod
@@ -300,6 +322,10 @@ class AbstractKeyStore(abc.ABC):
 
     @abc.abstractmethod
     def delete(self, subject_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    def delete_many(self, subject_ids: Sequence[str]) -> int:
+        """Delete the keys of these subjects (crypto-shredding); returns how many were there."""
 
     @abc.abstractmethod
     def present(self, subject_ids: Sequence[str]) -> set[str]:
@@ -660,8 +686,23 @@ class Hold:
         }
 
 
+#: ``PurposeEnding.subject_id`` of an ending that concerns every subject of the tenant
+EVERY_SUBJECT = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class PurposeEnding:
+    """A purpose that ended for one subject, or (``EVERY_SUBJECT``) for the whole tenant."""
+
+    tenant_id: str
+    subject_id: str
+    purpose: str
+    ended_at: int
+    actor: str
+
+
 class AbstractLifecycleRepository(abc.ABC):
-    """The worker's schedules and jobs, and legal holds."""
+    """The worker's schedules and jobs, legal holds, and purpose endings."""
 
     @abc.abstractmethod
     def ensure_schedule(self, name: str, first_run_at: int) -> None: ...
@@ -696,6 +737,17 @@ class AbstractLifecycleRepository(abc.ABC):
     def holds(
         self, tenant_id: str, today: Any, *, subject_ids: Sequence[str] | None = None
     ) -> list[Hold]: ...
+
+    @abc.abstractmethod
+    def end_purpose(self, ending: PurposeEnding) -> PurposeEnding | None:
+        """Record an ending (replacing one of the same subject and purpose); returns the
+        ending it replaced, if any."""
+
+    @abc.abstractmethod
+    def purpose_endings(
+        self, tenant_id: str, *, subject_ids: Sequence[str] | None = None
+    ) -> list[PurposeEnding]:
+        """Endings in the tenant: all, or the tenant-wide ones and those of these subjects."""
 
 
 @dataclass(frozen=True, slots=True)

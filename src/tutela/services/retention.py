@@ -3,13 +3,14 @@
 A sweep walks a tenant's subjects in batches. For each subject it works out which fields
 have outlived every rule that applies to them, skips what a legal hold keeps (naming the
 hold), deletes the rest, and erases the subject entirely — crypto-shredding its key — when
-nothing is left. Each subject's change is its own transaction with its audit entry (field
-names, no values), and each batch adds one evidence entry per rule (counts), so a sweep
-stopped half-way simply continues on the next run.
+nothing is left. Each batch is one transaction: the deletions, an audit entry per subject
+(field names, no values) and one evidence entry per rule (counts), so a sweep stopped
+half-way has finished the batches it reached and simply continues on the next run. A field
+rewritten since it was read is not deleted.
 
 In the vault, ``anonymize`` removes the field like ``delete``: vault rows exist to be
 identified, so there is nothing anonymous to keep there. Anonymized derivatives belong in
-the application's datasets, where the erasure strategies (generalize, hash, redact) apply.
+the application's datasets, where the erasure strategies (generalize, null, redact) apply.
 """
 
 from __future__ import annotations
@@ -20,16 +21,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tutela.domain import identities
 from tutela.domain.access import Principal
 from tutela.domain.audit import AuditEvent
-from tutela.domain.retention import Events, Expiry, Rule, expiry
+from tutela.domain.retention import Deadlines, Events, Expiry, Rule, Timed
 from tutela.domain.subjects import CLOSED, ERASED
-from tutela.services import holds, vault
+from tutela.services import holds
 from tutela.services.context import Context
 from tutela.services.ports import AbstractUnitOfWork, Hold, SubjectRecord
+from tutela.services.purpose_endings import by_subject, ended_for
 
 Progress = Callable[[int], None]
-BATCH = 200
+#: subjects per transaction
+BATCH = 500
+REASON = "retention period ended"
+#: rules whose start needs the subject's consent events
+_CONSENT_EVENTS = frozenset({"last_activity", "consent_withdrawn"})
 
 
 @dataclass
@@ -70,17 +77,25 @@ def rules_by_category(ctx: Context, tenant_id: str) -> dict[str, list[Rule]]:
             continue
         keep_text = in_force[purpose.key].keep
         duration = parse_duration(keep_text)
-        rule = Rule(purpose.key, duration.add_to, keep_text, retention.after, retention.then)
+        length = int(duration.approx_days() * 86400 * 1_000_000)
+        rule = Rule(
+            purpose.key, duration.add_to, keep_text, retention.after, retention.then, length
+        )
         for category in purpose.categories:
             found.setdefault(category, []).append(rule)
     return found
 
 
-def _events(uow: AbstractUnitOfWork, record: SubjectRecord) -> Events:
+def _events(
+    uow: AbstractUnitOfWork, record: SubjectRecord, ended: dict[str, int], consent: bool
+) -> Events:
+    """The subject's events; its consent states are read only when a rule needs them."""
+    if not consent:
+        return Events(record.updated_at, closed_at(record), None, ended)
     states = uow.consent.states(record.tenant_id, record.id)
     withdrawn = {p: s.at for p, s in states.items() if s.status in ("withdrawn", "refused")}
     last = max([record.updated_at, *(s.at for s in states.values())])
-    return Events(last, closed_at(record), withdrawn)
+    return Events(last, closed_at(record), withdrawn, ended)
 
 
 def closed_at(record: SubjectRecord) -> int | None:
@@ -91,42 +106,56 @@ def closed_at(record: SubjectRecord) -> int | None:
     return record.closed_at if record.closed_at is not None else record.updated_at
 
 
-def _now(ctx: Context) -> dt.datetime:
+def now_of(ctx: Context) -> dt.datetime:
     return dt.datetime.fromtimestamp(ctx.clock() / 1_000_000, tz=dt.UTC)
 
 
-def _decide(
-    ctx: Context,
-    uow: AbstractUnitOfWork,
-    record: SubjectRecord,
-    rules: dict[str, list[Rule]],
-    kept_by: Sequence[Hold],
-    report: Report,
-) -> tuple[list[str], list[Expiry], bool]:
-    """(categories to remove, their expiries, whether nothing would remain)."""
-    stored = uow.subjects.fields(record.tenant_id, record.id)
-    events = _events(uow, record)
-    now = _now(ctx)
-    remove: list[str] = []
-    reasons: list[Expiry] = []
-    for item in stored:
-        found = expiry(
-            item.category,
-            item.updated_at or record.created_at,
-            rules.get(item.category, ()),
-            events,
-            now,
-        )
-        if found is None or not found.due:
-            continue
-        hold = holds.blocking(kept_by, record.id, item.category)
-        if hold is not None:
-            report.held[(item.category, hold.id)] += 1
-            continue
-        report.due[(item.category, found.rule, found.then)] += 1
-        remove.append(item.category)
-        reasons.append(found)
-    return remove, reasons, bool(stored) and len(remove) == len(stored)
+@dataclass(frozen=True)
+class _Work:
+    """What a sweep does to one subject: fields to remove (with the time each was written,
+    so that one rewritten meanwhile stays), why, and whether nothing remains."""
+
+    record: SubjectRecord
+    remove: list[tuple[str, int]]
+    reasons: list[Expiry]
+    everything: bool
+    names: list[str]
+
+
+@dataclass
+class _Page:
+    """One batch of subjects, read once: fields with their times, holds, purpose endings."""
+
+    ctx: Context
+    uow: AbstractUnitOfWork
+    timed: dict[str, Timed]
+    consent_rules: frozenset[str]  # categories with a rule that needs consent events
+    kept_by: Sequence[Hold]
+    endings: dict[str, dict[str, int]]
+
+    def decide(
+        self, record: SubjectRecord, stored: list[tuple[str, int]], report: Report
+    ) -> _Work | None:
+        consent = any(category in self.consent_rules for category, _ in stored)
+        events = _events(self.uow, record, ended_for(self.endings, record.id), consent)
+        remove: list[tuple[str, int]] = []
+        reasons: list[Expiry] = []
+        for category, written in stored:
+            timed = self.timed.get(category)
+            found = None if timed is None else timed.due(written or record.created_at, events)
+            if found is None:
+                continue
+            hold = holds.blocking(self.kept_by, record.id, category)
+            if hold is not None:
+                report.held[(category, hold.id)] += 1
+                continue
+            report.due[(category, found.rule, found.then)] += 1
+            remove.append((category, written))
+            reasons.append(found)
+        if not remove:
+            return None
+        everything = len(remove) == len(stored)
+        return _Work(record, remove, reasons, everything, [c for c, _ in stored])
 
 
 def run(
@@ -136,59 +165,102 @@ def run(
     who.require("subjects.erase")
     tenant = who.tenant_id
     rules = rules_by_category(ctx, tenant)
+    consent_rules = frozenset(
+        c for c, found in rules.items() if any(r.after in _CONSENT_EVENTS for r in found)
+    )
     report = Report(tenant)
+    deadlines = Deadlines(now_of(ctx))
+    timed = {category: deadlines.of(category, found) for category, found in rules.items()}
     after: tuple[int, str] | None = None
     while True:
         with ctx.uow(read_only=not apply) as uow:
-            page = [r for r, _names in uow.subjects.page(tenant, after, BATCH)]
-            if not page:
+            rows = uow.subjects.page_fields(tenant, after, BATCH)
+            if not rows:
                 break
-            after = (page[-1].created_at, page[-1].id)
-            kept_by = holds.in_force(ctx, uow, tenant, [r.id for r in page])
+            after = (rows[-1][0].created_at, rows[-1][0].id)
+            ids = [record.id for record, _ in rows]
+            page = _Page(
+                ctx,
+                uow,
+                timed,
+                consent_rules,
+                holds.in_force(ctx, uow, tenant, ids),
+                by_subject(uow.lifecycle.purpose_endings(tenant, subject_ids=ids)),
+            )
             work = []
-            for record in page:
+            for record, stored in rows:
                 if record.status == ERASED:
                     continue
                 report.subjects += 1
-                remove, reasons, everything = _decide(ctx, uow, record, rules, kept_by, report)
-                if remove:
-                    work.append((record, remove, reasons, everything))
-        if apply and work:
-            _apply(ctx, who, work, report)
+                found = page.decide(record, stored, report)
+                if found is not None:
+                    work.append(found)
+            if apply and work:
+                _apply(ctx, uow, who, work, report)
+                uow.commit()
+        if apply and work and ctx.decisions is not None:
+            for item in work:
+                ctx.decisions.invalidate(tenant, item.record.id)
         if progress is not None:
-            progress(len(page))
+            progress(len(rows))
     data = report.as_dict()
     data["applied"] = apply
     return data
 
 
 def _apply(
-    ctx: Context,
-    who: Principal,
-    work: list[tuple[SubjectRecord, list[str], list[Expiry], bool]],
-    report: Report,
+    ctx: Context, uow: AbstractUnitOfWork, who: Principal, work: list[_Work], report: Report
 ) -> None:
-    counts: Counter[tuple[str, str]] = Counter()
-    for record, remove, reasons, everything in work:
-        if everything:
-            vault.erase(ctx, who, record.id, "retention period ended")
-            report.erased_subjects += 1
-        else:
-            vault.update(ctx, who, record.id, dict.fromkeys(remove), activity=False)
-        for reason in reasons:
-            counts[(reason.rule, reason.then)] += 1
+    """Remove the due fields of one batch, erase the subjects left with nothing, and write
+    the audit entries, in the caller's transaction."""
+    tenant = who.tenant_id
     now = ctx.clock()
-    with ctx.uow() as uow:
-        for (rule, then), fields in sorted(counts.items()):
-            uow.audit.append(
-                AuditEvent(
-                    "retention.sweep",
-                    who.actor,
-                    who.tenant_id,
-                    None,
-                    (),
-                    {"rule": rule, "then": then, "fields": fields},
-                ),
-                now,
-            )
-        uow.commit()
+    erased = [item.record.id for item in work if item.everything]
+    partial = [item for item in work if not item.everything]
+    removals = [(item.record.id, c, at) for item in partial for c, at in item.remove]
+    lookups = [
+        (item.record.id, identities.kind_of(c))
+        for item in partial
+        for c, _ in item.remove
+        if _is_identity(ctx, c)
+    ]
+    uow.subjects.remove_fields(tenant, removals, lookups)
+    if erased:
+        uow.subjects.erase_many(tenant, erased, now)
+    events = [
+        AuditEvent(
+            "subject.erase" if item.everything else "subject.update",
+            who.actor,
+            tenant,
+            item.record.id,
+            item.names if item.everything else [c for c, _ in item.remove],
+            {"reason": REASON}
+            if item.everything
+            else {"removed": sorted(c for c, _ in item.remove), "reason": REASON},
+        )
+        for item in work
+    ]
+    counts: Counter[tuple[str, str]] = Counter()
+    for item in work:
+        for reason in item.reasons:
+            counts[(reason.rule, reason.then)] += 1
+    events.extend(
+        AuditEvent(
+            "retention.sweep",
+            who.actor,
+            tenant,
+            None,
+            (),
+            {"rule": rule, "then": then, "fields": fields},
+        )
+        for (rule, then), fields in sorted(counts.items())
+    )
+    uow.audit.append_many(events, now)
+    if erased:
+        ctx.keys.delete_many(erased)  # the point of no return: every copy becomes unreadable
+    report.erased_subjects += len(erased)
+
+
+def _is_identity(ctx: Context, category: str) -> bool:
+    declared = ctx.declarations.category(category)
+    return bool(getattr(declared, "identity", False))
