@@ -28,6 +28,7 @@ from tutela.entrypoints import (
 )
 from tutela.entrypoints.api_auth import AuthCache, Who
 from tutela.entrypoints.api_incidents import install as install_incidents
+from tutela.entrypoints.api_notice import install as install_notice
 from tutela.services import audit, imports, keys, tenants, vault
 from tutela.settings import Settings
 
@@ -216,4 +217,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api_tenants.install(app)
     api_retention.install(app)
     api_policy.install(app)
+    install_notice(app)
     return app

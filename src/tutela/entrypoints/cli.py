@@ -16,6 +16,7 @@ import typer
 
 from tutela.domain.errors import DeclarationInvalid, InvalidInput, TutelaError
 from tutela.entrypoints.cli_incidents import app as incidents_app
+from tutela.entrypoints.cli_notice import notice_app
 from tutela.entrypoints.cli_ropa import ropa
 from tutela.settings import Settings
 
@@ -62,6 +63,7 @@ app.add_typer(receipts_app, name="receipts")
 app.add_typer(requests_app, name="requests")
 app.add_typer(holds_app, name="holds")
 app.add_typer(retention_app, name="retention")
+app.add_typer(notice_app, name="notice")
 app.add_typer(incidents_app, name="incidents")
 app.command("ropa")(ropa)
 

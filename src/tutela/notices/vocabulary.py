@@ -231,9 +231,9 @@ BREACH_RULES: dict[str, str] = {
         "without undue delay when it is likely to put you at high risk."
     ),
     "ccpa": N_(
-        "Under California law, we tell you in the most expedient time possible and without "
-        "unreasonable delay if your unencrypted personal information was acquired by an "
-        "unauthorized person."
+        "Under California law, we tell you within 30 calendar days of discovering it if your "
+        "unencrypted personal information was acquired by an unauthorized person, and we also "
+        "inform the Attorney General when more than 500 California residents are concerned."
     ),
     "lgpd": N_(
         "Under the LGPD, we report an incident that may cause you relevant risk or harm to "
