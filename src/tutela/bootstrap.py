@@ -22,7 +22,7 @@ from tutela.adapters.vault_crypto import RingCrypto
 from tutela.domain.access import Principal, operator
 from tutela.domain.audit import SYSTEM_CHAIN, AuditEvent
 from tutela.domain.consent import effective_minimum_age
-from tutela.domain.errors import ConfigurationError
+from tutela.domain.errors import ConfigurationError, Conflict
 from tutela.services import tenants as tenant_service
 from tutela.services.context import Context, now_micros
 from tutela.services.ports import AbstractMailer, AbstractUnitOfWork
@@ -176,7 +176,10 @@ def open_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime:
             declarations.minimum_age if declarations else None,
         ),
         signer=RingReceiptSigner(ring),
-        extras={"incident_clocks": settings.incident_clocks},
+        extras={
+            "incident_clocks": settings.incident_clocks,
+            "erasure_cooling_off_hours": settings.erasure_cooling_off_hours,
+        },
         withdrawal_follow_up=settings.withdrawal_follow_up,
         mailer=_mailer(settings, declarations),
         public_url=settings.public_url,
@@ -301,6 +304,10 @@ def _store_declarations(
     current = uow.declarations.current()
     if current is not None and current[1] == digest:
         return "unchanged"
+    if current is not None:
+        from tutela.declarations import Declarations as Model
+
+        _refuse_material_change(Model.model_validate_json(current[2]), declarations, source)
     label = declarations.policy.version if declarations.policy is not None else None
     version = uow.declarations.add(str(source.resolve()), digest, document, now, label=label)
     uow.audit.append(
@@ -315,6 +322,24 @@ def _store_declarations(
         now,
     )
     return "loaded"
+
+
+def _refuse_material_change(old: Declarations, new: Declarations, source: Path) -> None:
+    """``init`` puts declarations in force at once; a material change must instead be
+    announced to the subjects first, which is what ``tutela policy publish`` does."""
+    from tutela.declarations.diff import diff_declarations
+
+    material = [c.path for c in diff_declarations(old, new) if c.material]
+    if material:
+        shown = ", ".join(material[:3]) + (
+            f" and {len(material) - 3} more" if len(material) > 3 else ""
+        )
+        raise Conflict(
+            f"{source} changes material points of the declarations in force ({shown}); "
+            "subjects must be told before such changes take effect: publish it with "
+            f"`tutela policy publish {source} --effective YYYY-MM-DD` (see `tutela policy diff`)",
+            details={"material_changes": material},
+        )
 
 
 def check_data_dir(settings: Settings) -> None:

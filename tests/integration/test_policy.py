@@ -187,3 +187,32 @@ def test_after_the_effective_date_touched_consents_must_be_given_again(
     assert consent.check(ctx, who, sid, "user_counting").reason == "consent"
     assert policy.apply_due(ctx) == []  # once only
     assert policy.show(ctx, who, version)["status"] == "in_force"
+
+
+def test_the_notice_mail_is_written_in_the_subjects_language(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    ctx, who = runtime.ctx, runtime.operator()
+    vault.register(ctx, who, {EMAIL: "lena@example.com"})  # de, the default
+    vault.register(ctx, who, {EMAIL: "ada@example.com"}, language="en")
+    effective = today(runtime) + dt.timedelta(days=30)
+    file = changed(tmp_path, "2027-01.yml", counting_collects_email, effective)
+    policy.publish(ctx, who, file)  # the real composer
+    sent = {to: subject for _kind, to, subject in outbox(runtime)}
+    assert "Datenschutzerklärung ändert sich" in sent["lena@example.com"]
+    assert "privacy notice changes" in sent["ada@example.com"]
+
+
+def test_init_does_not_put_a_material_change_in_force_unannounced(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    from tutela.bootstrap import initialize
+
+    material = changed(tmp_path, "v2.yml", counting_collects_email)
+    with pytest.raises(Conflict, match="tutela policy publish") as refused:
+        initialize(runtime.settings, material)
+    assert refused.value.details["material_changes"] == [
+        "purposes[user_counting].categories[user.contact.email]"
+    ]
+    editorial = changed(tmp_path, "v3.yml", new_wording)
+    assert initialize(runtime.settings, editorial).declarations == "loaded"
