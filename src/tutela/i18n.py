@@ -34,6 +34,7 @@ DOMAINS: dict[str, tuple[str, ...]] = {
         "templates/incidents/*.j2",
     ),
     "notice": ("notices/*.py", "templates/notice/*.j2"),
+    "mail": ("services/mail_texts.py",),
 }
 
 

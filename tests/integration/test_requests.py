@@ -69,7 +69,7 @@ def test_access_request_from_intake_to_download(mail_runtime: Runtime, smtp_sink
     subject_row = data["stores"]["tutela"]["subject"][0]
     assert subject_row[EMAIL] == {"value": "ada@example.com", "categories": [EMAIL]}
     assert "ada@example.com" in archive.read("summary.html").decode()
-    assert "complete" in smtp_sink.messages[-1]["Subject"]
+    assert smtp_sink.messages[-1]["Subject"] == "Ihr Antrag (Auskunft) ist erledigt"  # de: default
     history = [h["to"] for h in requests.show(rt.ctx, who, created["id"])["history"]]
     assert history == ["received", "verifying", "verified", "in_progress", "completed"]
 

@@ -155,7 +155,7 @@ def test_a_sunset_end_to_end(rt: Runtime, smtp_sink: SmtpSink, webhook: Webhook)
     # every subject with an email is told, once
     wait_for_mail(smtp_sink, 3)
     assert addresses(smtp_sink) == Counter(emails)
-    assert all("closing" in str(m["Subject"]) for m in smtp_sink.messages)
+    assert all("Der Dienst wird eingestellt" in str(m["Subject"]) for m in smtp_sink.messages)
     # nothing new is accepted, with a clear reason
     with pytest.raises(Forbidden, match="the service has stopped") as refused:
         register(rt, "new@example.com", "newcomer")

@@ -39,7 +39,12 @@ def test_mail_and_expired_packages(mail_runtime: Runtime, smtp_sink: SmtpSink) -
     who = rt.operator()
     vault.register(rt.ctx, who, {"user.contact.email": "pk@example.com"})
     created = requests.create(
-        rt.ctx, who, "access", email="pk@example.com", verified_by="account_login"
+        rt.ctx,
+        who,
+        "access",
+        email="pk@example.com",
+        verified_by="account_login",
+        language="en",
     )
     rt.ctx.mailer = None  # the run queues its mail; the worker sends it
     request_runner.run(rt.ctx, who, created["id"])

@@ -53,14 +53,11 @@ def _default_composer(
     effective: dt.date,
     url: str | None,
 ) -> tuple[str, str]:
-    from tutela.notices.mail import (  # type: ignore[import-not-found, unused-ignore]
-        policy_change_message,
-    )
+    from tutela.notices.mail import policy_change_message
 
-    subject, body = policy_change_message(
+    return policy_change_message(
         declarations, language, changes, label=label, effective=effective, privacy_center_url=url
     )
-    return str(subject), str(body)
 
 
 def _day(micros: int) -> dt.date:

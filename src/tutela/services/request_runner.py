@@ -22,7 +22,7 @@ from tutela.datasets.ports import AbstractConnector
 from tutela.domain.access import Principal
 from tutela.domain.audit import AuditEvent
 from tutela.domain.subjects import CLOSED, ERASED
-from tutela.services import consent, holds, hooks, mail, packages, vault
+from tutela.services import consent, holds, hooks, mail, mail_texts, packages, vault
 from tutela.services import requests as intake
 from tutela.services.context import Context
 from tutela.services.ports import RequestRecord, Standing
@@ -121,12 +121,8 @@ def _tell_subject(
         if "package_id" in package
         else None
     )
-    body = f"Your {record.type.replace('_', ' ')} request is complete.\n"
-    if link:
-        body += f"\nDownload your data (the link expires):\n{link}\n"
-    intake._notify(
-        ctx, uow, record, f"Your {record.type.replace('_', ' ')} request is complete", body, now
-    )
+    subject, body = mail_texts.completed(record.language, record.type, link)
+    intake._notify(ctx, uow, record, subject, body, now)
 
 
 # -- steps --------------------------------------------------------------------------------

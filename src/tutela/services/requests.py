@@ -22,7 +22,7 @@ from tutela.domain.access import Principal
 from tutela.domain.audit import AuditEvent
 from tutela.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tutela.domain.subjects import iso
-from tutela.services import mail
+from tutela.services import mail, mail_texts
 from tutela.services.context import Context
 from tutela.services.ports import AbstractUnitOfWork, RequestRecord, Verification
 
@@ -336,34 +336,17 @@ def send_code(
             now,
             verifying_since=since,
         )
-        mail.queue(
-            ctx,
-            uow,
-            tenant,
-            "request.code",
-            identity_of(ctx, record),
-            _code_subject(record),
-            _code_body(ctx, record, code),
-            now,
-        )
+        subject, body = _code_message(ctx, record, code)
+        mail.queue(ctx, uow, tenant, "request.code", identity_of(ctx, record), subject, body, now)
         uow.commit()
     if ctx.mailer is not None:
         mail.deliver(ctx, ctx.mailer)
     return view(ctx, record)
 
 
-def _code_subject(record: RequestRecord) -> str:
-    return f"Your verification code for your {record.type.replace('_', ' ')} request"
-
-
-def _code_body(ctx: Context, record: RequestRecord, code: str) -> str:
+def _code_message(ctx: Context, record: RequestRecord, code: str) -> tuple[str, str]:
     organization = getattr(getattr(ctx.declarations, "organization", None), "name", "Tutela")
-    return (
-        f"Your code is {code}\n\n"
-        f"Enter it to confirm your {record.type.replace('_', ' ')} request to {organization}. "
-        f"It is valid for {CODE_MINUTES} minutes. If you did not make this request, ignore "
-        "this message.\n"
-    )
+    return mail_texts.code(record.language, record.type, code, str(organization), CODE_MINUTES)
 
 
 def verify_code(ctx: Context, who: Principal, request_id: str, code: str) -> dict[str, Any]:
@@ -476,8 +459,7 @@ def reject(ctx: Context, who: Principal, request_id: str, reason: str) -> dict[s
             ctx,
             uow,
             record,
-            f"Your {record.type} request was rejected",
-            f"Reason: {reason.strip()}\n",
+            *mail_texts.rejected(record.language, record.type, reason.strip()),
             now,
         )
         uow.commit()
@@ -544,14 +526,8 @@ def extend(ctx: Context, who: Principal, request_id: str, reason: str) -> dict[s
             ),
             now,
         )
-        _notify(
-            ctx,
-            uow,
-            record,
-            f"Your {record.type} request needs more time",
-            f"We will answer by {due.isoformat()}. Reason: {reason.strip()}\n",
-            now,
-        )
+        message = mail_texts.extended(record.language, record.type, due, reason.strip())
+        _notify(ctx, uow, record, *message, now)
         uow.commit()
     if ctx.mailer is not None:
         mail.deliver(ctx, ctx.mailer)

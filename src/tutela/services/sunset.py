@@ -34,7 +34,7 @@ from tutela.domain.audit import AuditEvent
 from tutela.domain.errors import ConfigurationError, InvalidInput, NotFound
 from tutela.domain.identities import EMAIL_CATEGORY, PHONE_CATEGORY
 from tutela.domain.subjects import ERASED, SubjectView, iso
-from tutela.services import holds, mail, vault
+from tutela.services import holds, mail, mail_texts, vault
 from tutela.services.context import Context
 from tutela.services.ports import (
     AbstractWebhooks,
@@ -150,18 +150,9 @@ def _organization(ctx: Context) -> tuple[str, str | None]:
     return str(organization.name), str(organization.contact)
 
 
-def _message(ctx: Context, tenant_name: str | None) -> tuple[str, str]:
+def _message(ctx: Context, tenant_name: str | None, language: str) -> tuple[str, str]:
     name, contact = _organization(ctx)
-    where = f" for {tenant_name}" if tenant_name else ""
-    body = (
-        f"Hello,\n\n{name} is closing its service{where}.\n\n"
-        "No new personal data is collected any more. Your personal data is being deleted or "
-        "anonymized now, in backups too; only what a law or a court order requires is kept, "
-        "and only for as long as it requires.\n"
-    )
-    if contact:
-        body += f"\nQuestions: {contact}\n"
-    return f"{name}: the service is closing", body
+    return mail_texts.closing(language, name, tenant_name, contact)
 
 
 def _pages(ctx: Context, tenant: str) -> Iterator[list[tuple[SubjectRecord, list[str]]]]:
@@ -180,7 +171,8 @@ def notify(ctx: Context, who: Principal, webhooks: AbstractWebhooks) -> dict[str
     with ctx.uow(read_only=True) as uow:
         found = uow.tenants.get(tenant)
     tenant_name = found[1] if found is not None and tenant != "default" else None
-    subject, body = _message(ctx, tenant_name)
+    default = str(getattr(ctx.declarations, "default_language", "en"))
+    messages: dict[str, tuple[str, str]] = {}
     for page in _pages(ctx, tenant):
         with ctx.uow() as uow:
             told = uow.sunsets.items(tenant, NOTICE, [r.id for r, _ in page])
@@ -193,6 +185,10 @@ def notify(ctx: Context, who: Principal, webhooks: AbstractWebhooks) -> dict[str
                     view = vault._read_in(ctx, uow, who, record.id, "sunset.notify")
                     email = view.fields.get(EMAIL_CATEGORY)
                 if email:
+                    language = record.language or default
+                    if language not in messages:
+                        messages[language] = _message(ctx, tenant_name, language)
+                    subject, body = messages[language]
                     key = f"sunset:{tenant}:{record.id}"
                     mail.queue(ctx, uow, tenant, OUTBOX_KIND, email, subject, body, now, key=key)
                 item = SunsetItem(NOTICE, record.id, QUEUED if email else NO_EMAIL, 1, None, now)
