@@ -201,3 +201,18 @@ def test_the_notice_mail_is_written_in_the_subjects_language(
     sent = {to: subject for _kind, to, subject in outbox(runtime)}
     assert "Datenschutzerklärung ändert sich" in sent["lena@example.com"]
     assert "privacy notice changes" in sent["ada@example.com"]
+
+
+def test_init_does_not_put_a_material_change_in_force_unannounced(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    from tutela.bootstrap import initialize
+
+    material = changed(tmp_path, "v2.yml", counting_collects_email)
+    with pytest.raises(Conflict, match="tutela policy publish") as refused:
+        initialize(runtime.settings, material)
+    assert refused.value.details["material_changes"] == [
+        "purposes[user_counting].categories[user.contact.email]"
+    ]
+    editorial = changed(tmp_path, "v3.yml", new_wording)
+    assert initialize(runtime.settings, editorial).declarations == "loaded"
