@@ -196,6 +196,10 @@ def _deliver(
     )
 
 
+#: the worker job that finishes a request once every endpoint has posted its result
+RESUME_JOB = "request.resume"
+
+
 # -- receiving callbacks ------------------------------------------------------------------
 
 
@@ -242,6 +246,10 @@ def receive(
             note = f"{dataset} posted its result"
         checkpoint[CHECKPOINT_KEY][dataset] = new
         uow.requests.save(replace(record, checkpoint=json.dumps(checkpoint), updated_at=now))
+        complete = all(s.get("status") == "received" for s in checkpoint[CHECKPOINT_KEY].values())
+        if complete:  # the last result is in: the worker finishes the request
+            payload = json.dumps({"request_id": record.id})
+            uow.consent.enqueue(RESUME_JOB, tenant, record.subject_id or "", payload, now)
         _record_event(
             uow,
             record,
@@ -249,7 +257,12 @@ def receive(
             (f"endpoint:{dataset}", "request.callback", note, {"dataset": dataset}),
         )
         uow.commit()
-    return {"request_id": request_id, "dataset": dataset, "status": new["status"]}
+    return {
+        "request_id": request_id,
+        "dataset": dataset,
+        "status": new["status"],
+        "resumes": complete,
+    }
 
 
 def _check_waiting(

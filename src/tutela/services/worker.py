@@ -181,6 +181,17 @@ def run_jobs(ctx: Context) -> dict[str, Any]:
     return {"done": done, "failed": failed}
 
 
+def resume_request(ctx: Context, job: dict[str, Any]) -> None:
+    """Every application endpoint has posted its result: finish the request (a request
+    someone finished or closed meanwhile is left alone)."""
+    from tutela.services import request_runner
+
+    request_id = json.loads(job["payload"])["request_id"]
+    who = _worker(job["tenant_id"])
+    if intake.show(ctx, who, request_id)["state"] == "in_progress":
+        request_runner.run(ctx, who, request_id)
+
+
 def erase_exclusive_data(ctx: Context, job: dict[str, Any]) -> None:
     """After a withdrawal: remove the vault fields held only for the withdrawn purpose
     (unless another purpose still needs them, or a legal hold keeps them)."""
@@ -242,4 +253,5 @@ INTERVALS: dict[str, int] = {
 }
 JOBS: dict[str, Callable[[Context, dict[str, Any]], None]] = {
     "consent.withdrawn": erase_exclusive_data,
+    "request.resume": resume_request,
 }
