@@ -82,6 +82,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "30",
         "Days a material policy change is announced to subjects before it takes effect.",
     ),
+    "TUTELA_ERASURE_COOLING_OFF_HOURS": (
+        "24",
+        "Hours an erasure or account closure asked for in the privacy center waits, "
+        "cancellable, before it is carried out (0: at once).",
+    ),
     "TUTELA_WITHDRAWAL_FOLLOW_UP": (
         "none",
         "What a consent withdrawal queues for the request engine: none, or erase_exclusive "
@@ -156,6 +161,7 @@ class Settings:
     pipl_response_days: int = 30
     package_days: int = 7
     policy_notice_days: int = 30
+    erasure_cooling_off_hours: int = 24
 
     @classmethod
     def from_env(
@@ -200,6 +206,7 @@ class Settings:
             pipl_response_days=_int(env, "TUTELA_PIPL_RESPONSE_DAYS", 30, 1),
             package_days=_int(env, "TUTELA_PACKAGE_DAYS", 7, 1),
             policy_notice_days=_int(env, "TUTELA_POLICY_NOTICE_DAYS", 30, 0),
+            erasure_cooling_off_hours=_int(env, "TUTELA_ERASURE_COOLING_OFF_HOURS", 24, 0),
         )
 
     def with_overrides(self, **changes: object) -> Settings:
