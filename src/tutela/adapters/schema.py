@@ -10,7 +10,7 @@ from sqlalchemy import Engine, inspect, text
 
 from tutela.domain.errors import SchemaOutOfDate
 
-HEAD = "0009"
+HEAD = "0010"
 
 
 def _config(connection: object) -> object:

@@ -212,7 +212,15 @@ class SqlConsentRepository(AbstractConsentRepository):
         )
         self._conn.execute(stmt)
 
-    def enqueue(self, kind: str, tenant_id: str, subject_id: str, payload: str, now: int) -> None:
+    def enqueue(
+        self,
+        kind: str,
+        tenant_id: str,
+        subject_id: str,
+        payload: str,
+        now: int,
+        run_after: int | None = None,
+    ) -> None:
         self._conn.execute(
             insert(jobs),
             {
@@ -222,7 +230,7 @@ class SqlConsentRepository(AbstractConsentRepository):
                 "payload": payload,
                 "state": "queued",
                 "created_at": now,
-                "run_after": now,
+                "run_after": now if run_after is None else run_after,
                 "attempts": 0,
             },
         )

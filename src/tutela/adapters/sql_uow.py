@@ -15,6 +15,7 @@ from tutela.adapters.sql_consent import SqlConsentRepository
 from tutela.adapters.sql_incidents import SqlIncidentRepository
 from tutela.adapters.sql_lifecycle import SqlLifecycleRepository
 from tutela.adapters.sql_requests import SqlRequestRepository
+from tutela.adapters.sql_sessions import SqlSessionRepository
 from tutela.adapters.sql_subjects import SqlSubjectRepository
 from tutela.adapters.sql_sunset import SqlSunsetRepository
 from tutela.adapters.sql_visitors import SqlVisitorRepository
@@ -42,6 +43,7 @@ class SqlUnitOfWork(AbstractUnitOfWork):
         self.visitors = SqlVisitorRepository(conn)
         self.sunsets = SqlSunsetRepository(conn)
         self.incidents = SqlIncidentRepository(conn)
+        self.sessions = SqlSessionRepository(conn)
         return self
 
     def commit(self) -> None:

@@ -478,3 +478,27 @@ incident_notices = Table(
     Column("language", String(35), nullable=False),
     Column("at", BigInteger, nullable=False),
 )
+
+# sessions of the web pages (privacy center, admin console) and their one-time links
+# (a pending sign-in waiting for its code, a guardian's consent link): only a SHA-256 of
+# each bearer token is kept, never the token itself
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", LargeBinary(32), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("realm", String(20), nullable=False),  # privacy | admin | guardian
+    Column("state", String(10), nullable=False),  # pending | active
+    Column("account", String(200), nullable=True),  # e.g. the subject id
+    Column("scopes", String(100), nullable=False),
+    Column("identity_digest", LargeBinary(32), nullable=True),  # blind index of the address
+    Column("code_hash", LargeBinary(32), nullable=True),  # keyed hash of a one-time code
+    Column("attempts", Integer, nullable=False),
+    Column("data", Text, nullable=True),  # JSON without personal values
+    Column("secret_enc", LargeBinary, nullable=True),  # e.g. a guardian's address, encrypted
+    Column("created_at", BigInteger, nullable=False),
+    Column("seen_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_web_sessions_expires", "expires_at"),
+    Index("ix_web_sessions_account", "tenant_id", "realm", "account"),
+)

@@ -8,12 +8,20 @@ look at the fideslang taxonomy or at references between sections. Use
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from tutela.declarations.durations import Duration, parse_duration
 from tutela.declarations.types import (
@@ -48,6 +56,7 @@ RetentionStart = Literal[
 RetentionAction = Literal["delete", "anonymize"]
 StorageMode = Literal["encrypt", "hash"]
 Controller = Literal["platform", "tenant"]
+Correction = Literal["immediate", "review"]
 RecipientRole = Literal["processor", "controller", "third_party", "sdk"]
 TransferSafeguard = Literal[
     "adequacy",
@@ -147,6 +156,89 @@ class Tenancy(_Model):
     )
 
 
+def _channel(value: int) -> float:
+    c = value / 255
+    return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def luminance(colour: str) -> float:
+    """Relative luminance of a ``#rrggbb`` colour (WCAG 2.2)."""
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * _channel(red) + 0.7152 * _channel(green) + 0.0722 * _channel(blue)
+
+
+def contrast(first: str, second: str) -> float:
+    """WCAG contrast ratio of two ``#rrggbb`` colours, from 1 to 21."""
+    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+#: the contrast WCAG 2.2 AA asks of normal text (1.4.3)
+AA_CONTRAST = 4.5
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def _colour(value: str) -> str:
+    if not _COLOUR.match(value):
+        raise invalid(f"{value}: not a colour", "write it as #rrggbb, such as #0b57d0")
+    return value.lower()
+
+
+Colour = Annotated[str, AfterValidator(_colour)]
+
+
+class BrandLink(_Model):
+    """A link shown in the footer of the tenant's pages."""
+
+    label: str = Field(min_length=1, max_length=80, description="Text of the link.")
+    url: Url = Field(description="Where it leads.")
+
+
+class Branding(_Model):
+    """How the tenant's privacy center looks: name, logo, colours and footer links."""
+
+    name: str | None = Field(
+        default=None,
+        max_length=120,
+        description="Name in the page header (default: the tenant's name).",
+    )
+    logo_url: Url | None = Field(
+        default=None, description="Logo shown beside the name (https; its text is the name)."
+    )
+    accent: Colour | None = Field(
+        default=None,
+        description="Colour of links, buttons and focus rings, #rrggbb; white text on it and "
+        "it on white must reach a contrast of 4.5:1 (WCAG 2.2 AA).",
+    )
+    header: Colour | None = Field(
+        default=None,
+        description="Background of the page header, #rrggbb; its text is black or white, "
+        "whichever contrasts more.",
+    )
+    links: tuple[BrandLink, ...] = Field(
+        default=(), max_length=8, description="Footer links (terms, help, imprint …)."
+    )
+
+    @field_validator("accent")
+    @classmethod
+    def _readable(cls, value: str | None) -> str | None:
+        if value is not None and contrast(value, "#ffffff") < AA_CONTRAST:
+            ratio = contrast(value, "#ffffff")
+            raise invalid(
+                f"{value}: contrast with white is {ratio:.2f}:1, below the 4.5:1 that "
+                "WCAG 2.2 AA asks of text",
+                "choose a darker accent colour, such as #0b57d0",
+            )
+        return value
+
+    @field_validator("logo_url")
+    @classmethod
+    def _logo_https(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise invalid(f"{value}: logos load over https only", "use an https:// address")
+        return value
+
+
 class Tenant(_Model):
     """An enterprise customer created when the service is initialised."""
 
@@ -158,6 +250,9 @@ class Tenant(_Model):
         default_factory=dict,
         description="Retention this tenant chose, by purpose key; each purpose must allow "
         "tenant_configurable retention and the value must lie within its bounds.",
+    )
+    branding: Branding | None = Field(
+        default=None, description="Look of the tenant's privacy center pages."
     )
 
 
@@ -192,6 +287,12 @@ class Category(_Model):
         description="Kept apart from identity data and never combined with it (analytics).",
     )
     description: str | None = Field(default=None, description="What this data is.")
+    correction: Correction = Field(
+        default="review",
+        description="How a data subject's correction in the privacy center is carried out: "
+        "immediate (at once, audited) or review (a rectification request the privacy "
+        "officer carries out).",
+    )
 
 
 class TenantBounds(_Model):

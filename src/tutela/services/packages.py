@@ -113,23 +113,51 @@ def texts(language: str) -> dict[str, str]:
     return TEXTS.get(language) or TEXTS.get(language.split("-", maxsplit=1)[0]) or TEXTS["en"]
 
 
-def build_zip(found: Found, language: str, now: int) -> bytes:
+#: the files a package can hold: data.json, one CSV per collection, summary.html
+FORMATS = ("json", "csv", "html")
+
+
+def build_zip(found: Found, language: str, now: int, formats: Sequence[str] = FORMATS) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            "data.json",
-            json.dumps(
-                {"generated_at": iso(now), "stores": found},
-                indent=2,
-                ensure_ascii=False,
-                default=str,
-            ),
-        )
-        for store, collections in found.items():
-            for collection, rows in collections.items():
-                archive.writestr(f"{store}/{collection}.csv", _csv(rows))
-        archive.writestr("summary.html", _summary(found, language, now))
+        if "json" in formats:
+            archive.writestr(
+                "data.json",
+                json.dumps(
+                    {"generated_at": iso(now), "stores": found},
+                    indent=2,
+                    ensure_ascii=False,
+                    default=str,
+                ),
+            )
+        if "csv" in formats:
+            for store, collections in found.items():
+                for collection, rows in collections.items():
+                    archive.writestr(f"{store}/{collection}.csv", _csv(rows))
+        if "html" in formats:
+            every = all(f in formats for f in FORMATS)
+            archive.writestr("summary.html", _summary(found, language, now, list_files=every))
     return buffer.getvalue()
+
+
+def _covers(chosen: Sequence[str], category: str) -> bool:
+    return any(category == c or category.startswith(c + ".") for c in chosen)
+
+
+def only(found: Found, categories: Sequence[str]) -> dict[str, dict[str, list[Any]]]:
+    """The values of these data categories (and the categories below them), nothing else."""
+    kept: dict[str, dict[str, list[Any]]] = {}
+    for store, collections in found.items():
+        for collection, rows in collections.items():
+            for row in rows:
+                cells = {
+                    name: cell
+                    for name, cell in row.items()
+                    if any(_covers(categories, c) for c in cell.get("categories", ()))
+                }
+                if cells:
+                    kept.setdefault(store, {}).setdefault(collection, []).append(cells)
+    return kept
 
 
 def _csv(rows: Sequence[Mapping[str, Mapping[str, Any]]]) -> str:
@@ -144,7 +172,7 @@ def _csv(rows: Sequence[Mapping[str, Mapping[str, Any]]]) -> str:
     return out.getvalue()
 
 
-def _summary(found: Found, language: str, now: int) -> str:
+def _summary(found: Found, language: str, now: int, *, list_files: bool = True) -> str:
     t = texts(language)
     parts = [
         f'<!doctype html><html lang="{html.escape(language)}"><head><meta charset="utf-8">'
@@ -153,7 +181,7 @@ def _summary(found: Found, language: str, now: int) -> str:
         "width:100%;margin-bottom:1.5rem}th,td{border:1px solid #999;padding:.3rem .5rem;"
         "text-align:left;vertical-align:top}</style></head><body>",
         f"<h1>{html.escape(t['title'])}</h1><p>{html.escape(t['intro'].format(when=iso(now)))}</p>",
-        f"<p>{html.escape(t['files'])}</p>",
+        f"<p>{html.escape(t['files'])}</p>" if list_files else "",
     ]
     for store, collections in found.items():
         for collection, rows in collections.items():

@@ -285,6 +285,7 @@ class AbstractUnitOfWork(abc.ABC):
     lifecycle: AbstractLifecycleRepository
     sunsets: AbstractSunsetRepository
     incidents: AbstractIncidentRepository
+    sessions: AbstractSessionRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self
@@ -491,8 +492,17 @@ class AbstractConsentRepository(abc.ABC):
     def require_renewal(self, purpose: str, since_version: int, actor: str, now: int) -> None: ...
 
     @abc.abstractmethod
-    def enqueue(self, kind: str, tenant_id: str, subject_id: str, payload: str, now: int) -> None:
-        """Queue a follow-up job (e.g. erasure after a withdrawal) for the request engine."""
+    def enqueue(
+        self,
+        kind: str,
+        tenant_id: str,
+        subject_id: str,
+        payload: str,
+        now: int,
+        run_after: int | None = None,
+    ) -> None:
+        """Queue a follow-up job (e.g. erasure after a withdrawal) for the request engine,
+        to run from ``run_after`` on (default: at once)."""
 
 
 class AbstractReceiptSigner(abc.ABC):
@@ -822,3 +832,47 @@ class AbstractWebhooks(abc.ABC):
     @abc.abstractmethod
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
         """POST a JSON body; raises WebhookFailed unless the receiver answered 2xx."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """A web session or one-time link, known by the SHA-256 of its bearer token."""
+
+    token_hash: bytes
+    tenant_id: str
+    realm: str  # privacy | admin | guardian
+    state: str  # pending | active
+    account: str | None
+    scopes: str
+    identity_digest: bytes | None
+    code_hash: bytes | None
+    attempts: int
+    data: str | None
+    secret_enc: bytes | None
+    created_at: int
+    seen_at: int
+    expires_at: int
+
+
+class AbstractSessionRepository(abc.ABC):
+    """Sessions of the web pages and their one-time links (tokens stored as hashes only)."""
+
+    @abc.abstractmethod
+    def add(self, session: WebSession) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, token_hash: bytes) -> WebSession | None: ...
+
+    @abc.abstractmethod
+    def save(self, session: WebSession) -> None: ...
+
+    @abc.abstractmethod
+    def delete(self, token_hash: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def delete_account(self, tenant_id: str, realm: str, account: str) -> int:
+        """End every session of one account; returns how many there were."""
+
+    @abc.abstractmethod
+    def prune(self, now: int) -> int:
+        """Delete what expired before ``now``; returns how many."""

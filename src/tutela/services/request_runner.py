@@ -178,8 +178,12 @@ def access_package(ctx: Context, who: Principal, record: RequestRecord) -> dict[
         },
         **stores,
     }
+    scope = intake.details_of(ctx, record)  # what the subject chose: categories, formats
+    if scope.get("categories"):
+        found = packages.only(found, scope["categories"])
     now = ctx.clock()
-    content = packages.build_zip(found, record.language, now)
+    formats = scope.get("formats") or packages.FORMATS
+    content = packages.build_zip(found, record.language, now, formats)
     with ctx.uow() as uow:
         info = packages.store(ctx, uow, record.tenant_id, record.id, content, now)
         uow.commit()

@@ -143,9 +143,48 @@ def _check_details(ctx: Context, kind: str, details: Mapping[str, Any] | None) -
                 "instead)"
             )
         return {"purpose": purpose}
+    if kind in ("access", "portability"):
+        return _package_scope(ctx, kind, details)
     if details:
         raise InvalidInput(f"a {kind} request takes no details")
     return {}
+
+
+def _package_scope(ctx: Context, kind: str, details: dict[str, Any]) -> dict[str, Any]:
+    """What an access package holds: some data categories only, some of its files only."""
+    from tutela.services.packages import FORMATS
+
+    clean: dict[str, Any] = {}
+    categories = details.pop("categories", None)
+    formats = details.pop("formats", None)
+    if details:
+        raise InvalidInput(
+            f"a {kind} request takes only categories and formats, not {', '.join(sorted(details))}"
+        )
+    if categories is not None:
+        declared = getattr(ctx.declarations, "category_keys", frozenset())
+        if (
+            not isinstance(categories, list)
+            or not categories
+            or not all(
+                isinstance(c, str) and any(k == c or k.startswith(c + ".") for k in declared)
+                for c in categories
+            )
+        ):
+            raise InvalidInput(
+                "categories must list declared data categories (or their parents), e.g. "
+                '["user.contact"]',
+                details={"field": "categories"},
+            )
+        clean["categories"] = sorted(set(categories))
+    if formats is not None:
+        if not isinstance(formats, list) or not formats or not set(formats) <= set(FORMATS):
+            raise InvalidInput(
+                f"formats must list one or more of {', '.join(FORMATS)}",
+                details={"field": "formats"},
+            )
+        clean["formats"] = [f for f in FORMATS if f in formats]
+    return clean
 
 
 def create(
