@@ -8,6 +8,7 @@ transaction rolls back, so an erasure is never left half done.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -24,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 
-from tutela.adapters.connectors.sql_reading import BATCH_SIZE
+from tutela.adapters.connectors.sql_reading import BATCH_SIZE, Shapes
 from tutela.domain.errors import Conflict
 
 Key = tuple[Hashable, ...]
@@ -45,6 +46,7 @@ class Writer:
         self.batch_size = batch_size
         self._deletes: dict[str, Delete] = {}
         self._updates: dict[tuple[str, tuple[str, ...]], Update] = {}
+        self._shapes = Shapes()
 
     def delete(self, connection: Connection, collection: str, keys: Sequence[Key]) -> int:
         """Delete the rows with these keys; returns how many were deleted."""
@@ -55,8 +57,13 @@ class Writer:
         deleted = 0
         for start in range(0, len(keys), self.batch_size):
             chunk = keys[start : start + self.batch_size]
-            values = [key[0] for key in chunk] if single else list(chunk)
-            count = connection.execute(statement, {"_keys": values}).rowcount
+            if single:  # straight to the driver, compiled once per batch length
+                lists = {"_keys": [key[0] for key in chunk]}
+                build = partial(self._delete_of_length, collection, len(chunk))
+                shape, params = self._shapes.get(connection, ("d", collection), build, lists)
+                count = shape.count(connection, params)
+            else:
+                count = connection.execute(statement, {"_keys": list(chunk)}).rowcount
             _expect(collection, "deleted", count, len(chunk))
             deleted += count
         return deleted
@@ -92,6 +99,13 @@ class Writer:
             statement = delete(table).where(target.in_(bindparam("_keys", expanding=True)))
             self._deletes[collection] = statement
         return statement
+
+    def _delete_of_length(self, collection: str, length: int) -> Delete:
+        """DELETE of ``length`` rows by a single key column, one parameter per key."""
+        table = self.tables[collection]
+        (column,) = (table.c[name] for name in self.key_columns[collection])
+        keys = [bindparam(f"_keys_{n}", type_=column.type) for n in range(1, length + 1)]
+        return delete(table).where(column.in_(keys))
 
     def _update_statement(self, collection: str, columns: tuple[str, ...]) -> Update:
         statement = self._updates.get((collection, columns))

@@ -1,0 +1,102 @@
+"""Rows read through the driver's cursor are the rows SQLAlchemy itself would return."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    or_,
+    select,
+)
+
+from tutela.adapters.connectors.sql_reading import compile_shape
+
+PG_URL = os.environ.get("TUTELA_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+
+metadata = MetaData()
+orders = Table(
+    "driver_orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(100)),
+    Column("placed", Date),
+    Column("paid_at", DateTime),
+    Column("total", Numeric(10, 2)),
+)
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path / 'orders.db'}" if request.param == "sqlite" else PG_URL
+    made = create_engine(url)
+    metadata.drop_all(made)
+    metadata.create_all(made)
+    with made.begin() as conn:
+        conn.execute(
+            orders.insert(),
+            [
+                {
+                    "id": n,
+                    "email": f"buyer-{n % 3}@example.com",
+                    "placed": dt.date(2026, 1, n),
+                    "paid_at": dt.datetime(2026, 1, n, 9, 30),
+                    "total": decimal.Decimal(f"{n}9.95"),
+                }
+                for n in range(1, 8)
+            ],
+        )
+    try:
+        yield made
+    finally:
+        metadata.drop_all(made)
+        made.dispose()
+
+
+@pytest.mark.parametrize("lock", [False, True])
+def test_typed_values_and_locks_match_sqlalchemy(engine: Engine, lock: bool) -> None:
+    statement = select(*orders.c).where(
+        or_(
+            orders.c.email.in_(bindparam("_in0", expanding=True)),
+            orders.c.placed.in_(bindparam("_in1", expanding=True)),
+        )
+    )
+    if lock:
+        statement = statement.with_for_update()
+    lists = {
+        "_in0": ["buyer-1@example.com", "nobody@example.com"],
+        "_in1": [dt.date(2026, 1, 3)],
+    }
+    with engine.begin() as conn:
+        expected = [dict(row) for row in conn.execute(statement, lists).mappings()]
+        shape = compile_shape(statement, conn.dialect, lists)
+        params = {
+            f"{name}_{n}": value
+            for name, values in lists.items()
+            for n, value in enumerate(values, start=1)
+        }
+        found = shape.run(conn, params)
+    assert ("FOR UPDATE" in shape.sql) == (lock and engine.dialect.name == "postgresql")
+    key = lambda row: row["id"]  # noqa: E731
+    assert sorted(found, key=key) == sorted(expected, key=key)
+    assert {row["id"] for row in found} == {1, 3, 4, 7}
+    first = next(row for row in found if row["id"] == 1)
+    assert first["placed"] == dt.date(2026, 1, 1)
+    assert first["paid_at"] == dt.datetime(2026, 1, 1, 9, 30)
+    assert first["total"] == decimal.Decimal("19.95")
