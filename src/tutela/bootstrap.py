@@ -191,6 +191,10 @@ def open_runtime(settings: Settings, *, require_schema: bool = True) -> Runtime:
 
     def reload() -> bool:
         """Switch to the version in force now, if another one came into force."""
+        with SqlUnitOfWork(engine, lambda _b: b"", read_only=True) as uow:
+            found = uow.declarations.current(ctx.clock())
+        if found is None or found[0] == ctx.declarations_version:
+            return False  # the usual case: one indexed look-up, nothing parsed
         version, current, where = _stored_declarations(engine, ctx.clock())
         if current is None or version == ctx.declarations_version:
             return False

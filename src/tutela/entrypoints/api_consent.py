@@ -9,6 +9,7 @@ are never reached.
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query, Request
@@ -200,8 +201,11 @@ class FastPath:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
         self.state = app.state
+        self._next_look = 0.0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and time.monotonic() >= self._next_look:
+            await self._follow_policy()
         if scope["type"] == "http" and scope["path"] == CHECK_PATH:
             scope["app"] = self.app
             try:
@@ -214,6 +218,18 @@ class FastPath:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    async def _follow_policy(self) -> None:
+        """A policy version the worker put in force reaches this process within
+        ``POLICY_LOOK_SECONDS`` of its next request (notice, rules, datasets)."""
+        self._next_look = time.monotonic() + POLICY_LOOK_SECONDS
+        reload = self.state.runtime.ctx.reload_declarations
+        if reload is not None:
+            await run_in_threadpool(reload)
+
+
+#: how often a serving process looks whether another policy version came into force
+POLICY_LOOK_SECONDS = 5.0
 
 
 class _Answers(dict[tuple[bool, str], bytes]):
