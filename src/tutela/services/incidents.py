@@ -411,8 +411,7 @@ def update(ctx: Context, who: Principal, incident_id: str, changes: Changes) -> 
                 "the incident again without that exemption first",
                 details={"incident": record.id},
             )
-        changes_tenants = changes.tenants is not None
-        if changes_tenants:
+        if changes.tenants is not None:
             _check_tenants(uow, who, changed.tenants)
         changed = replace(changed, updated_at=now)
         uow.incidents.save(changed)
