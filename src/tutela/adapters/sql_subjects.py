@@ -27,7 +27,7 @@ from tutela.domain.subjects import CLOSED, ERASED
 from tutela.services.ports import AbstractSubjectRepository, StoredField, SubjectRecord
 
 _INSERT_SUBJECT = insert(subjects)
-_GET_SUBJECT = select(
+_SUBJECTS = select(
     subjects.c.id,
     subjects.c.tenant_id,
     subjects.c.status,
@@ -35,7 +35,10 @@ _GET_SUBJECT = select(
     subjects.c.updated_at,
     subjects.c.language,
     subjects.c.closed_at,
-).where(subjects.c.tenant_id == bindparam("t"), subjects.c.id == bindparam("s"))
+)
+_GET_SUBJECT = _SUBJECTS.where(
+    subjects.c.tenant_id == bindparam("t"), subjects.c.id == bindparam("s")
+)
 _SET_STATUS = (
     update(subjects)
     .where(subjects.c.tenant_id == bindparam("t"), subjects.c.id == bindparam("s"))
@@ -267,6 +270,27 @@ class SqlSubjectRepository(AbstractSubjectRepository):
                 _DELETE_LOOKUP_KIND, [{"t": tenant_id, "s": s, "k": k} for s, k in lookups]
             )
         return deleted
+
+    def find_many(self, tenant_id: str, kind: str, digests: Sequence[bytes]) -> dict[bytes, str]:
+        found: dict[bytes, str] = {}
+        for start in range(0, len(digests), 500):
+            query = select(subject_lookups.c.digest, subject_lookups.c.subject_id).where(
+                subject_lookups.c.tenant_id == tenant_id,
+                subject_lookups.c.kind == kind,
+                subject_lookups.c.digest.in_(list(digests[start : start + 500])),
+            )
+            found.update((bytes(d), str(s)) for d, s in self._conn.execute(query))
+        return found
+
+    def get_many(self, tenant_id: str, subject_ids: Sequence[str]) -> list[SubjectRecord]:
+        found: list[SubjectRecord] = []
+        for start in range(0, len(subject_ids), 500):
+            query = _SUBJECTS.where(
+                subjects.c.tenant_id == tenant_id,
+                subjects.c.id.in_(list(subject_ids[start : start + 500])),
+            )
+            found.extend(SubjectRecord(*row) for row in self._conn.execute(query))
+        return found
 
     def erase_many(self, tenant_id: str, subject_ids: Sequence[str], now: int) -> None:
         if not subject_ids:

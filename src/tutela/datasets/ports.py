@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from tutela.datasets.models import Dataset
 from tutela.datasets.plans import LiveColumns
 from tutela.datasets.results import AccessResult, ErasureResult, Identities, RectificationResult
 from tutela.domain.erasure import PlanProblem
+
+if TYPE_CHECKING:
+    from tutela.datasets.retention import AbstractRetentionStore
 
 
 class DeliveryFailed(Exception):
@@ -42,6 +46,11 @@ class AbstractConnector(abc.ABC):
             if field is not None:
                 found[path] = tuple(field.data_categories or ())
         return found
+
+    def retention_store(self) -> AbstractRetentionStore | None:
+        """The store's retention side, when the declarations name collections sweeps cover
+        (``datasets[].retention``); ``None`` otherwise."""
+        return None
 
     @abc.abstractmethod
     def access(self, identities: Identities) -> AccessResult:

@@ -15,6 +15,7 @@ from tutela.datasets.graph import build_graph
 from tutela.datasets.loading import DatasetSource, check_sources, read_dataset_file
 from tutela.datasets.models import Dataset
 from tutela.datasets.plans import field_specs, make_rules, plan_dataset
+from tutela.declarations.dataset_retention import retention_settings
 from tutela.declarations.draft import Draft
 from tutela.declarations.models import Dataset as DatasetEntry
 from tutela.declarations.problems import Issue, Loc, Problem
@@ -44,6 +45,7 @@ def check_dataset_files(draft: Draft, base_dir: Path | None) -> tuple[list[Issue
         datasets = [dataset for _, dataset in source.datasets]
         issues.extend(_settings(("datasets", index), entry, datasets, known))
         rules = make_rules(entry.erasure, parents=parents)
+        issues.extend(retention_settings(draft, ("datasets", index), entry, datasets, rules))
         for d_index, dataset in source.datasets:
             for plan in plan_dataset(dataset, entry.erasure, rules).values():
                 for found in plan.problems:

@@ -442,6 +442,17 @@ class Erasure(_Model):
     )
 
 
+class CollectionRetention(_Model):
+    """How retention sweeps find a collection's expired rows."""
+
+    dated_by: str = Field(
+        min_length=1,
+        description="The field (a top-level column of a date or time type, or ISO 8601 text "
+        "on SQLite) holding when the row was collected: rules counted from collected start "
+        "there.",
+    )
+
+
 #: shortest and longest wait for an application endpoint to accept a request
 HTTP_TIMEOUT_RANGE = (1, 120)
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -530,6 +541,12 @@ class Dataset(_Model):
         default=(),
         description="Fields a data subject may correct (rectification), as collection.field.",
     )
+    retention: dict[str, CollectionRetention] = Field(
+        default_factory=dict,
+        description="Collections retention sweeps cover, by collection name, each with the "
+        "field that dates its rows; their rows are deleted or anonymized once every rule of "
+        "their fields' data categories has ended.",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Dataset:
@@ -577,9 +594,9 @@ class Dataset(_Model):
                 "an application endpoint must list the data categories its store holds",
                 "add categories: with declared category keys, such as [user.contact.email]",
             )
-        if self.erasure is not None or self.correctable:
+        if self.erasure is not None or self.correctable or self.retention:
             raise invalid(
-                "erasure and correctable apply to databases Tutela reaches itself",
+                "erasure, correctable and retention apply to databases Tutela reaches itself",
                 "remove them; the application decides how its store erases and corrects, "
                 "and corrections are sent by data category",
             )

@@ -238,6 +238,8 @@ def check(
     for file in files:
         report[str(file)] = [p.as_dict() for p in check_file(file)]
         if not report[str(file)]:
+            report[str(file)] = [p.as_dict() for p in _retention_live(file)]
+        if not report[str(file)]:
             advice.extend(a.as_dict() for a in _index_advice(file))
     bad = sum(len(v) for v in report.values())
     if as_json:
@@ -264,6 +266,13 @@ def _index_advice(file: Path) -> list[Any]:
     from tutela.declarations import load_declarations
 
     return index_advice(load_declarations(file), file.parent, str(file))
+
+
+def _retention_live(file: Path) -> list[Any]:
+    from tutela.adapters.connectors.sql_retention import live_problems
+    from tutela.declarations import load_declarations
+
+    return live_problems(load_declarations(file), file)
 
 
 def _problem_line(problem: dict[str, Any]) -> str:
@@ -1412,6 +1421,22 @@ def _retention(apply: bool, tenant: str, as_json: bool) -> None:
             typer.echo(f"  kept by hold {item['hold']}: {item['fields']} × {item['category']}")
         if apply:
             typer.echo(f"  subjects erased entirely: {data['subjects_erased']}")
+        for item in data.get("datasets", []):
+            where = f"{item['dataset']}.{item['collection']}"
+            done = "deleted" if apply else "to delete"
+            changed = "anonymized" if apply else "to anonymize"
+            typer.echo(
+                f"  dataset {where}: {item['deleted']} row(s) {done}, {item['anonymized']} "
+                f"{changed} (rule {item['rule']}, then {item['then']})"
+            )
+        for item in data.get("datasets_held", []):
+            where = f"{item['dataset']}.{item['collection']}"
+            typer.echo(f"  dataset {where}: {item['rows']} row(s) kept by hold {item['hold']}")
+        for item in data.get("datasets_kept", []):
+            where = f"{item['dataset']}.{item['collection']}"
+            typer.echo(
+                f"  dataset {where}: {item['rows']} row(s) left as they are: {item['reason']}"
+            )
 
     emit(data, as_json, human)
 

@@ -149,6 +149,13 @@ class AbstractSubjectRepository(abc.ABC):
         since, and lookups given as (subject id, kind); returns the fields deleted."""
 
     @abc.abstractmethod
+    def find_many(self, tenant_id: str, kind: str, digests: Sequence[bytes]) -> dict[bytes, str]:
+        """The subjects these blind-index digests identify (digest -> subject id)."""
+
+    @abc.abstractmethod
+    def get_many(self, tenant_id: str, subject_ids: Sequence[str]) -> list[SubjectRecord]: ...
+
+    @abc.abstractmethod
     def erase_many(self, tenant_id: str, subject_ids: Sequence[str], now: int) -> None:
         """Delete the subjects' fields and lookups, mark them erased and note the change
         for the decision caches (their keys are shredded by the caller)."""

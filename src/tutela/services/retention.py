@@ -26,7 +26,7 @@ from tutela.domain.access import Principal
 from tutela.domain.audit import AuditEvent
 from tutela.domain.retention import Deadlines, Events, Expiry, Rule, Timed
 from tutela.domain.subjects import CLOSED, ERASED
-from tutela.services import holds
+from tutela.services import dataset_retention, holds
 from tutela.services.context import Context
 from tutela.services.ports import AbstractUnitOfWork, Hold, SubjectRecord
 from tutela.services.purpose_endings import by_subject, ended_for
@@ -161,15 +161,35 @@ class _Page:
 def run(
     ctx: Context, who: Principal, *, apply: bool, progress: Progress | None = None
 ) -> dict[str, Any]:
-    """Plan (``apply=False``) or sweep one tenant's vault."""
+    """Plan (``apply=False``) or sweep one tenant: the connected datasets first (their rows
+    are tied to subjects through the vault's identities), then the vault."""
     who.require("subjects.erase")
     tenant = who.tenant_id
     rules = rules_by_category(ctx, tenant)
+    deadlines = Deadlines(now_of(ctx))
+    datasets = dataset_retention.sweep(ctx, who, rules, deadlines, apply=apply, progress=progress)
+    report = Report(tenant)
+    _sweep_vault(ctx, who, rules, deadlines, report, apply=apply, progress=progress)
+    data = report.as_dict()
+    data.update(datasets)
+    data["applied"] = apply
+    return data
+
+
+def _sweep_vault(
+    ctx: Context,
+    who: Principal,
+    rules: dict[str, list[Rule]],
+    deadlines: Deadlines,
+    report: Report,
+    *,
+    apply: bool,
+    progress: Progress | None,
+) -> None:
+    tenant = who.tenant_id
     consent_rules = frozenset(
         c for c, found in rules.items() if any(r.after in _CONSENT_EVENTS for r in found)
     )
-    report = Report(tenant)
-    deadlines = Deadlines(now_of(ctx))
     timed = {category: deadlines.of(category, found) for category, found in rules.items()}
     after: tuple[int, str] | None = None
     while True:
@@ -203,9 +223,6 @@ def run(
                 ctx.decisions.invalidate(tenant, item.record.id)
         if progress is not None:
             progress(len(rows))
-    data = report.as_dict()
-    data["applied"] = apply
-    return data
 
 
 def _apply(

@@ -53,6 +53,7 @@ def open_sql_connectors(
             correctable=entry.correctable,
             parents=parents,
             hash_key=hash_key,
+            retention={name: r.dated_by for name, r in entry.retention.items()},
         )
         for dataset in datasets
     ]

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -53,7 +53,10 @@ from tutela.domain.erasure import (
     value_fits,
 )
 from tutela.domain.errors import ConfigurationError, InvalidInput
-from tutela.domain.traversal import Graph, Reached, RowId, row_links, traverse
+from tutela.domain.traversal import Graph, Link, Reached, RowId, row_links, traverse
+
+if TYPE_CHECKING:
+    from tutela.adapters.connectors.sql_retention import SqlRetention
 
 
 @dataclass(frozen=True)
@@ -83,9 +86,12 @@ class SqlConnector(AbstractConnector):
         hash_key: bytes | None = None,
         schema: str | None = None,
         batch_size: int = BATCH_SIZE,
+        retention: Mapping[str, str] | None = None,
     ) -> None:
         self.engine = engine
         self.dataset = dataset
+        #: collection -> the field dating its rows, for retention sweeps
+        self.retention = dict(retention or {})
         self.erasure = erasure
         self.correctable = frozenset(correctable)
         self.rules = make_rules(erasure, parents=parents, hash_key=hash_key)
@@ -104,6 +110,7 @@ class SqlConnector(AbstractConnector):
         parents: Mapping[str, str] | None = None,
         hash_key: bytes | None = None,
         schema: str | None = None,
+        retention: Mapping[str, str] | None = None,
     ) -> SqlConnector:
         """A connector with an engine of its own, which :meth:`close` disposes of."""
         return cls(
@@ -114,6 +121,7 @@ class SqlConnector(AbstractConnector):
             parents=parents,
             hash_key=hash_key,
             schema=schema,
+            retention=retention,
         )
 
     def close(self) -> None:
@@ -255,6 +263,30 @@ class SqlConnector(AbstractConnector):
             return updated
 
         return RectificationResult(self.dataset.fides_key, _retrying(run))
+
+    # -- retention ------------------------------------------------------------------------
+
+    def retention_store(self) -> SqlRetention | None:
+        """The retention side of this dataset, when the declarations name collections."""
+        if not self.retention:
+            return None
+        from tutela.adapters.connectors import sql_retention
+
+        return sql_retention.SqlRetention(self, self.retention, batch=sql_retention.BATCH)
+
+    def graph_links(self) -> tuple[Link, ...]:
+        return self._prepared.graph.links
+
+    def plan(self, collection: str) -> CollectionPlan:
+        return self._prepared.plans[collection]
+
+    @property
+    def writer(self) -> Writer:
+        return self._prepared.writer
+
+    def reading(self) -> Connection:
+        """A connection for reads (no write lock on SQLite)."""
+        return self._reading()
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
-"""Index advice for ``tutela check``: identity and reference columns without an index.
+"""Index advice for ``tutela check``: identity, reference and date columns without an index.
 
-Requests look rows up by identity fields and follow references both ways; without an
+Requests look rows up by identity fields and follow references both ways, and retention
+sweeps find expired rows by the field that dates them (``datasets[].retention``); without an
 index starting with the column, each look-up scans the whole table. For every declared
 database whose connection variable is set, the tables are inspected and a recommendation
 (never an error) is given for each such column no index, primary key or unique constraint
@@ -45,8 +46,9 @@ def index_advice(
         source = read_dataset_file(base_dir / entry.file)
         if source.problems or not source.datasets:
             continue  # reported as problems by the check itself
+        dated = {name: r.dated_by for name, r in entry.retention.items()}
         try:
-            advice.extend(_advise(url, source))
+            advice.extend(_advise(url, source, dated))
         except (SQLAlchemyError, ConfigurationError) as error:
             reason = str(error).splitlines()[0]
             advice.append(
@@ -62,7 +64,7 @@ def index_advice(
     return advice
 
 
-def _advise(url: str, source: DatasetSource) -> Iterator[Problem]:
+def _advise(url: str, source: DatasetSource, dated: Mapping[str, str]) -> Iterator[Problem]:
     engine = make_engine(url, pool=False)
     try:
         with engine.connect() as connection:
@@ -70,7 +72,7 @@ def _advise(url: str, source: DatasetSource) -> Iterator[Problem]:
             postgres = engine.dialect.name == "postgresql"
             leading: dict[str, frozenset[str] | None] = {}
             for d_index, dataset in source.datasets:
-                for (collection, field), loc in _wanted(dataset, d_index).items():
+                for (collection, field), loc in _wanted(dataset, d_index, dated).items():
                     if collection not in leading:
                         leading[collection] = _leading_columns(inspector, collection)
                     indexed = leading[collection]
@@ -82,11 +84,16 @@ def _advise(url: str, source: DatasetSource) -> Iterator[Problem]:
                         if postgres
                         else f"CREATE INDEX {name} ON {collection} ({field})"
                     )
+                    why = (
+                        "retention sweeps find expired rows by it"
+                        if dated.get(collection) == field
+                        else "requests look rows up by it"
+                    )
                     yield source.place(
                         Issue(
                             loc,
-                            f"{collection}.{field}: no index starts with this column; requests "
-                            "look rows up by it and scan the whole table without one",
+                            f"{collection}.{field}: no index starts with this column; {why} "
+                            "and scan the whole table without one",
                             statement,
                         )
                     ).as_advice()
@@ -94,8 +101,9 @@ def _advise(url: str, source: DatasetSource) -> Iterator[Problem]:
         engine.dispose()
 
 
-def _wanted(dataset: Dataset, d_index: int) -> dict[tuple[str, str], Loc]:
-    """Identity fields and both ends of references inside the dataset, with their place."""
+def _wanted(dataset: Dataset, d_index: int, dated: Mapping[str, str]) -> dict[tuple[str, str], Loc]:
+    """Identity fields, both ends of references inside the dataset, and the fields that
+    date the rows retention sweeps cover, with their place."""
     places: dict[tuple[str, str], Loc] = {}
     for c_index, collection in enumerate(dataset.collections):
         for f_index, field in enumerate(collection.fields):
@@ -111,7 +119,9 @@ def _wanted(dataset: Dataset, d_index: int) -> dict[tuple[str, str], Loc]:
     for collection in dataset.active_collections:
         for field in collection.fields:
             here = (collection.name, field.name)
-            if field.meta.identity and here in places:
+            if (field.meta.identity or dated.get(collection.name) == field.name) and (
+                here in places
+            ):
                 wanted.setdefault(here, places[here])
             for reference in field.meta.references or ():
                 if reference.dataset != dataset.fides_key:
