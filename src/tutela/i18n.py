@@ -34,6 +34,12 @@ DOMAINS: dict[str, tuple[str, ...]] = {
         "templates/incidents/*.j2",
     ),
     "notice": ("notices/*.py", "templates/notice/*.j2"),
+    "web": (
+        "entrypoints/web_base.py",
+        "entrypoints/web_privacy*.py",
+        "templates/web/*.j2",
+        "templates/web/privacy/*.j2",
+    ),
     "mail": ("services/mail_texts.py",),
 }
 

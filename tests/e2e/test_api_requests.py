@@ -44,7 +44,7 @@ def test_a_request_over_http(
     download = client.get(path)  # the subject's link needs no API key
     assert download.status_code == 200
     assert download.headers["content-type"] == "application/zip"
-    tampered = client.get(path[:-3] + "xyz")
+    tampered = client.get(path[:-3] + "xyz", headers={"Accept-Language": "en"})
     assert tampered.status_code == 400
     assert "not available" in tampered.text
     assert "Traceback" not in tampered.text

@@ -218,4 +218,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api_retention.install(app)
     api_policy.install(app)
     install_notice(app)
+    install_web(app)
     return app
+
+
+def install_web(app: FastAPI) -> None:
+    """The web pages: the privacy center under /privacy/ and their static files."""
+    from tutela.entrypoints import web_base, web_privacy, web_privacy_data, web_privacy_requests
+
+    web_base.install_static(app)
+    web_privacy.install(app)
+    web_privacy_data.install(app)
+    web_privacy_requests.install(app)

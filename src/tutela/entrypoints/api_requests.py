@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -155,14 +155,17 @@ def install(app: FastAPI) -> None:
         return {"link": requests.download_link(ctx, who, request_id)}
 
     @app.get("/v1/packages/{tenant}/{package_id}", tags=["requests"], response_model=None)
-    def download(tenant: str, package_id: str, expires: int = 0, token: str = "") -> Response:
-        """The subject's download link: a readable page, not a raw error, when it expired."""
+    def download(
+        request: Request, tenant: str, package_id: str, expires: int = 0, token: str = ""
+    ) -> Response:
+        """The subject's download link: a readable page in the reader's language, not a raw
+        error, when it expired."""
         try:
             content = packages.fetch(ctx, tenant, package_id, expires=expires, token=token)
         except (InvalidInput, NotFound) as exc:
-            return HTMLResponse(
-                _problem_page(exc.message), status_code=404 if isinstance(exc, NotFound) else 400
-            )
+            from tutela.entrypoints.web_privacy_requests import expired_link_page
+
+            return expired_link_page(request, tenant, exc)
         return _zip(content, package_id)
 
 
@@ -189,16 +192,4 @@ def _zip(content: bytes, name: str) -> Response:
             "Content-Disposition": f'attachment; filename="personal-data-{name[:8]}.zip"',
             "Cache-Control": "no-store",
         },
-    )
-
-
-def _problem_page(message: str) -> str:
-    import html
-
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Download '
-        "unavailable</title><style>body{font-family:sans-serif;max-width:40rem;margin:4rem "
-        "auto;padding:0 1rem}</style></head><body><h1>This download is not available</h1>"
-        f"<p>{html.escape(message[:1].upper() + message[1:])}.</p>"
-        "<p>You can ask for a new copy of your data in the privacy center.</p></body></html>"
     )

@@ -162,7 +162,7 @@ def _package_scope(ctx: Context, kind: str, details: dict[str, Any]) -> dict[str
             f"a {kind} request takes only categories and formats, not {', '.join(sorted(details))}"
         )
     if categories is not None:
-        declared = getattr(ctx.declarations, "category_keys", frozenset())
+        declared: frozenset[str] = getattr(ctx.declarations, "category_keys", frozenset())
         if (
             not isinstance(categories, list)
             or not categories

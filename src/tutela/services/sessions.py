@@ -198,9 +198,7 @@ def verify_sign_in(
         if now > found.expires_at or found.code_hash is None:
             uow.sessions.delete(hashed)
             uow.commit()
-            raise InvalidInput(
-                "the code expired; ask for a new one", details={"reason": "expired"}
-            )
+            raise InvalidInput("the code expired; ask for a new one", details={"reason": "expired"})
         given = "".join(ch for ch in code if ch.isdigit())
         expected = found.code_hash
         matched = hmac.compare_digest(_code_hash(ctx, tenant, hashed, given), expected)
@@ -374,8 +372,7 @@ def open_link(ctx: Context, realm: Realm, tenant: str, token: str) -> tuple[WebS
         or ctx.clock() > found.expires_at
     ):
         raise NotFound(
-            "this link is not valid any more: it was used already or it expired; ask for a "
-            "new one",
+            "this link is not valid any more: it was used already or it expired; ask for a new one",
             details={"reason": "link_expired"},
         )
     secret = (

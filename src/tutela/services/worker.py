@@ -231,6 +231,12 @@ def sweep_retention(ctx: Context) -> dict[str, Any]:
     return {"fields_removed": swept}
 
 
+def _portal() -> Any:
+    from tutela.services import portal
+
+    return portal
+
+
 def _worker(tenant_id: str) -> Principal:
     return operator(tenant_id, "worker")
 
@@ -253,5 +259,6 @@ INTERVALS: dict[str, int] = {
 }
 JOBS: dict[str, Callable[[Context, dict[str, Any]], None]] = {
     "consent.withdrawn": erase_exclusive_data,
+    "request.cooling_off_ended": lambda ctx, job: _portal().cooling_off_ended(ctx, job),
     "request.resume": resume_request,
 }
