@@ -36,7 +36,7 @@ def test_render_a_file_without_a_data_directory(tmp_path: Path) -> None:
     result = run(tmp_path / "none", "notice", "render", *args, *base)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("# 隐私政策\n")
-    assert "https://privacy.example.com/privacy/#access" in result.stdout
+    assert "https://privacy.example.com/privacy/default/download" in result.stdout
     assert "Xiaomi Push" in result.stdout
     assert not (tmp_path / "none").exists()
 

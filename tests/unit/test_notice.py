@@ -153,7 +153,7 @@ def test_rights_follow_the_declared_laws_and_link_the_privacy_center() -> None:
     assert "opt_out" not in keys  # a CCPA right
     assert "explanation" not in keys  # a PIPL right
     access = next(r for r in gdpr.rights if r.key == "access")
-    assert access.url == f"{BASE}/privacy/#access"
+    assert access.url == f"{BASE}/privacy/default/download"
     pipl = build_facts(load_declarations(EXAMPLES[1]))
     assert "explanation" in [r.key for r in pipl.rights]
     assert pipl.privacy_center_url is None

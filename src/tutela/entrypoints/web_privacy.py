@@ -324,7 +324,9 @@ def _notice(center: Center) -> Response:
     declarations = center.ctx.declarations
     if not isinstance(declarations, Declarations):
         raise NotFound("no declarations are loaded, so there is no notice yet")
-    html = _notice_cache(center.ctx, declarations, center.language, render, build_facts)
+    html = _notice_cache(
+        center.ctx, declarations, center.tenant, center.language, render, build_facts
+    )
     return center.page("privacy/notice.html.j2", center._("Privacy notice"), notice=html)
 
 
@@ -332,13 +334,15 @@ _NOTICES: dict[tuple[Any, ...], Markup] = {}
 
 
 def _notice_cache(
-    ctx: Context, declarations: Any, language: str, render: Any, build_facts: Any
+    ctx: Context, declarations: Any, tenant: str, language: str, render: Any, build_facts: Any
 ) -> Markup:
-    """The notice's content (its ``<main>``) in a language, kept per declarations version."""
-    key = (id(declarations), ctx.declarations_version, language)
+    """The notice's content (its ``<main>``) in a language, kept per declarations version;
+    its rights link into this tenant's center."""
+    key = (id(declarations), ctx.declarations_version, tenant, language)
     found = _NOTICES.get(key)
     if found is None:
-        page = render(build_facts(declarations, base_url=ctx.public_url), language, "html")
+        facts = build_facts(declarations, base_url=ctx.public_url, tenant=tenant)
+        page = render(facts, language, "html")
         start = page.index(">", page.index("<main")) + 1
         body = page[start : page.rindex("</main>")]
         found = Markup(body)  # noqa: S704 - rendered by the notice's autoescaped template

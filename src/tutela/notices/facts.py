@@ -193,11 +193,13 @@ class NoticeFacts:
         return {"format": FORMAT, **data}
 
 
-def privacy_center(base_url: str | None) -> str | None:
-    """The privacy center's address below Tutela's public base URL."""
+def privacy_center(base_url: str | None, tenant: str | None = None) -> str | None:
+    """The privacy center's address below Tutela's public base URL (a tenant's own center
+    when ``tenant`` is given)."""
     if not base_url:
         return None
-    return base_url.rstrip("/") + PRIVACY_CENTER_PATH
+    center = base_url.rstrip("/") + PRIVACY_CENTER_PATH
+    return f"{center}{tenant}/" if tenant else center
 
 
 def build_facts(
@@ -207,14 +209,18 @@ def build_facts(
     effective: dt.date | None = None,
     base_url: str | None = None,
     pipl_response_days: int = RULES["pipl"].amount,
+    tenant: str | None = None,
 ) -> NoticeFacts:
     """The facts of the notice for ``declarations``.
 
     ``version`` and ``effective`` default to the declarations' ``policy`` block; ``base_url``
-    is Tutela's public address, under which the privacy center (``/privacy/``) is linked.
+    is Tutela's public address, under which the privacy center (``/privacy/``) is linked;
+    each right links to the page of the tenant's center that exercises it (``tenant``,
+    default the declarations' default tenant).
     """
     policy = declarations.policy
     center = privacy_center(base_url)
+    pages = privacy_center(base_url, tenant or declarations.tenancy.default_tenant)
     return NoticeFacts(
         version=version if version is not None else (policy.version if policy else None),
         effective=effective if effective is not None else (policy.effective if policy else None),
@@ -231,7 +237,7 @@ def build_facts(
         minimum_age=effective_minimum_age(declarations.jurisdictions, declarations.minimum_age),
         cookies=_cookies(declarations),
         security=_security(declarations),
-        rights=rights_for(declarations, center),
+        rights=rights_for(declarations, pages),
         response_times=_response_times(declarations.jurisdictions, pipl_response_days),
         privacy_center_url=center,
     )

@@ -53,6 +53,16 @@ RIGHTS: tuple[_Right, ...] = (
 )
 
 
+#: the page of a tenant's privacy center where each kind of request is made
+PAGES = {
+    "access": "download",
+    "portability": "download",
+    "rectification": "correct",
+    "erasure": "delete",
+    "withdraw_consent": "consent",
+}
+
+
 def rights_for(declarations: Declarations, privacy_center: str | None) -> tuple[RightFacts, ...]:
     """The rights the declared jurisdictions give, each linked into the privacy center."""
     declared = declarations.jurisdictions
@@ -66,7 +76,7 @@ def rights_for(declarations: Declarations, privacy_center: str | None) -> tuple[
         if not laws or (right.needs is not None and not present[right.needs]):
             continue
         url = (
-            f"{privacy_center}#{right.request_type}"
+            f"{privacy_center}{PAGES.get(right.request_type, 'requests')}"
             if privacy_center and right.request_type
             else None
         )

@@ -302,8 +302,7 @@ def notify(
         return counts
     effective = _day(record.in_force_from())
     label = record.label or effective.isoformat()
-    url = f"{ctx.public_url.rstrip('/')}/privacy/"
-    texts: dict[str, tuple[str, str]] = {}
+    texts: dict[tuple[str, str], tuple[str, str]] = {}
     purposes = sorted(impact.purposes)
     for tenant in tenant_ids:
         acting = Principal(tenant, who.scopes, who.actor)
@@ -334,9 +333,12 @@ def notify(
                         tenant_counts["without_email"] += 1
                         continue
                     language = subject.language or new.default_language
-                    if language not in texts:
-                        texts[language] = compose(new, language, changes, label, effective, url)
-                    subject_line, body = texts[language]
+                    if (tenant, language) not in texts:
+                        url = f"{ctx.public_url.rstrip('/')}/privacy/{tenant}/"
+                        texts[tenant, language] = compose(
+                            new, language, changes, label, effective, url
+                        )
+                    subject_line, body = texts[tenant, language]
                     key = f"policy:{version}:{tenant}:{subject.id}"
                     queued = mail.queue(
                         ctx, uow, tenant, NOTICE_KIND, email, subject_line, body, now, key=key
