@@ -28,6 +28,7 @@ LANGUAGES = ("en", "de", "ru", "cs", "sq", "zh")
 #: relative to the package, globs allowed). The catalog tests check each language's
 #: catalog holds a translation of every message the sources use.
 DOMAINS: dict[str, tuple[str, ...]] = {
+    "admin": ("entrypoints/admin_texts.py", "templates/admin/*.j2"),
     "incidents": (
         "services/incident_texts.py",
         "services/incident_notices.py",

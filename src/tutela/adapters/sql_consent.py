@@ -16,8 +16,10 @@ from tutela.adapters.tables import (
     consent_subjects,
     decision_changes,
     jobs,
+    subjects,
 )
 from tutela.domain.consent import PurposeConsent
+from tutela.domain.subjects import ACTIVE
 from tutela.services.ports import AbstractConsentRepository, ConsentRecord, Standing
 
 _EVENT_COLUMNS = (
@@ -234,3 +236,19 @@ class SqlConsentRepository(AbstractConsentRepository):
                 "attempts": 0,
             },
         )
+
+    def statistics(self, tenant_id: str) -> tuple[int, dict[str, dict[str, int]]]:
+        active = subjects.c.status == ACTIVE
+        total = self._conn.execute(
+            select(func.count()).where(subjects.c.tenant_id == tenant_id, active)
+        ).scalar_one()
+        query = (
+            select(consent_state.c.purpose, consent_state.c.status, func.count())
+            .join(subjects, subjects.c.id == consent_state.c.subject_id)
+            .where(consent_state.c.tenant_id == tenant_id, active)
+            .group_by(consent_state.c.purpose, consent_state.c.status)
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for purpose, status, number in self._conn.execute(query):
+            counts.setdefault(str(purpose), {})[str(status)] = int(number)
+        return int(total), counts

@@ -39,6 +39,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "policy.read": frozenset({"dpo", "admin", "platform"}),
     "incidents.read": frozenset({"dpo", "admin"}),
     "incidents.manage": frozenset({"dpo", "admin"}),
+    # counts of consent decisions per purpose, never who decided what
+    "consent.statistics": frozenset({"dpo", "admin", "platform"}),
 }
 
 

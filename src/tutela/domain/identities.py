@@ -64,3 +64,19 @@ def normalize(category: str, value: str, region: str | None = None) -> str:
     if not text:
         raise InvalidInput("an identity value cannot be empty", details={"category": category})
     return text
+
+
+_HIDDEN = "\u2022\u2022\u2022"
+
+
+def mask(kind: str, value: str) -> str:
+    """A normalised identity with most of it hidden, for lists: ``a•••@example.com``,
+    ``+49•••89``; enough to tell entries apart, not to read the address."""
+    if not value:
+        return ""
+    if kind == "email" and "@" in value:
+        local, _, domain = value.rpartition("@")
+        return f"{local[:1]}{_HIDDEN}@{domain}"
+    if kind == "phone" and len(value) > 6:
+        return f"{value[:3]}{_HIDDEN}{value[-2:]}"
+    return f"{value[:1]}{_HIDDEN}"

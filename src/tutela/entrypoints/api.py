@@ -218,6 +218,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api_retention.install(app)
     api_policy.install(app)
     install_notice(app)
+    install_admin(app)
     install_web(app)
     return app
 
@@ -230,3 +231,12 @@ def install_web(app: FastAPI) -> None:
     web_privacy.install(app)
     web_privacy_data.install(app)
     web_privacy_requests.install(app)
+
+
+def install_admin(app: FastAPI) -> None:
+    """The admin console under /admin/ (the privacy officer's pages)."""
+    from tutela.entrypoints import web_admin, web_admin_pages, web_admin_requests
+
+    web_admin.install(app)
+    web_admin_requests.install(app)
+    web_admin_pages.install(app)

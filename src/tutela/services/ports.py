@@ -511,6 +511,11 @@ class AbstractConsentRepository(abc.ABC):
         """Queue a follow-up job (e.g. erasure after a withdrawal) for the request engine,
         to run from ``run_after`` on (default: at once)."""
 
+    @abc.abstractmethod
+    def statistics(self, tenant_id: str) -> tuple[int, dict[str, dict[str, int]]]:
+        """The tenant's active subjects, and per purpose how many of them have each stored
+        consent status (granted, refused, withdrawn): counts only."""
+
 
 class AbstractReceiptSigner(abc.ABC):
     @abc.abstractmethod
