@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import io
 import itertools
 import json
@@ -28,7 +29,7 @@ from tutela.bootstrap import Runtime, initialize, open_runtime
 from tutela.domain.access import Principal
 from tutela.domain.errors import Conflict
 from tutela.entrypoints.api import create_app
-from tutela.services import consent, requests, tenants, vault
+from tutela.services import consent, policy, requests, tenants, vault
 from tutela.settings import SmtpSettings
 
 ADMIN = "/admin"
@@ -551,3 +552,31 @@ def test_every_page_answers_in_the_readers_language(client: TestClient, console:
     switched = post(client, f"{ADMIN}/language", lang="cs", next=f"{ADMIN}/requests")
     assert switched.url.path == f"{ADMIN}/requests"
     assert '<html lang="cs">' in switched.text
+
+
+def test_a_policy_version_shows_its_changes_and_its_notices(
+    client: TestClient, console: Runtime, tmp_path: Path
+) -> None:
+    from tests.integration.test_policy import changed, counting_collects_email, today
+
+    who = as_key(key(console, ["dpo"]), console)
+    vault.register(console.ctx, who, {"user.contact.email": "ada@example.com"})
+    effective = today(console) + dt.timedelta(days=30)
+    file = changed(tmp_path, "2027-01.yml", counting_collects_email, effective)
+    published = policy.publish(console.ctx, console.operator(), file)
+    sign_in(client, key(console, ["dpo"]))
+    listing = client.get(f"{ADMIN}/policy").text
+    assert "2027-01" in listing
+    assert "Scheduled" in listing
+    version = client.get(f"{ADMIN}/policy/{published['version']}").text
+    row = re.search(
+        r"<code>purposes\[user_counting\]\.categories\[user\.contact\.email\]</code>.*?</tr>",
+        version,
+        re.S,
+    )
+    assert row, version
+    assert "<ins>user.contact.email</ins>" in row.group(0)
+    assert "a new data category" in row.group(0)  # why it is material
+    assert re.search(r"Queued: \d+|Sent: \d+", version)
+    assert client.get(f"{ADMIN}/policy/99").status_code == 404
+    assert client.get(f"{ADMIN}/policy/x").status_code == 404

@@ -112,6 +112,7 @@ def _detail(
         status=status,
         r=_present(desk, row),
         view=view,
+        verified_by=desk.name(texts.METHOD_NAMES, view["verified_by"] or ""),
         revealed=revealed,
         history=[
             {
