@@ -580,3 +580,17 @@ def test_a_policy_version_shows_its_changes_and_its_notices(
     assert re.search(r"Queued: \d+|Sent: \d+", version)
     assert client.get(f"{ADMIN}/policy/99").status_code == 404
     assert client.get(f"{ADMIN}/policy/x").status_code == 404
+
+
+def test_a_flood_of_wrong_keys_is_cut_off_but_a_right_key_still_signs_in(
+    client: TestClient, console: Runtime
+) -> None:
+    from tutela.services.console import FAILURES_PER_HOUR
+
+    for _ in range(FAILURES_PER_HOUR):
+        assert sign_in(client, "tut_0123456789ab_" + "y" * 43).status_code == 401
+    refused = sign_in(client, "tut_0123456789ab_" + "y" * 43)
+    assert refused.status_code == 403
+    assert "Too many wrong keys" in refused.text
+    assert len(actions(console, "admin.sign_in_failed")) == FAILURES_PER_HOUR
+    assert sign_in(client, key(console, ["dpo"])).url.path == f"{ADMIN}/"

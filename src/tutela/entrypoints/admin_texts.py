@@ -58,6 +58,7 @@ BAD_KEY = N_(
 APP_KEY = N_(
     "This key has only the app scope. Sign in with a key that has the dpo, admin or platform scope."
 )
+RATE_LIMITED = N_("Too many wrong keys were tried from this address. Try again in an hour.")
 CSRF = N_(
     "This form has expired or your browser blocks cookies for this site. Reload the page and "
     "send the form again."

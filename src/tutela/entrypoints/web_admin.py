@@ -237,6 +237,8 @@ def readable(desk: Desk, exc: TutelaError) -> str:
         return desk._(texts.BAD_KEY)
     if reason == "scope":
         return desk._(texts.APP_KEY)
+    if reason == "rate_limited":
+        return desk._(texts.RATE_LIMITED)
     if reason == "identity_removed":
         return desk._(texts.IDENTITY_REMOVED)
     if isinstance(exc, Forbidden) and "permission" in exc.details:

@@ -9,7 +9,9 @@ token, like the privacy center's (``services/sessions.py``).
 A key acts in its own tenant with all its scopes. A platform key may choose another
 tenant to work in; there it acts with the ``platform`` scope only (policy versions, audit
 verification, consent counts), never with the tenant's own ``dpo`` or ``admin`` rights.
-Sign-in, sign-out, failed sign-ins and tenant changes are audited.
+Sign-in, sign-out, failed sign-ins and tenant changes are audited; after 20 failed
+wrong keys in an hour from a client address, further wrong keys are refused without an audit
+entry until the hour has passed (a right key always signs in).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tutela.domain.errors import Forbidden, NotFound, Unauthenticated
 from tutela.services import sessions, tenants
 from tutela.services.context import Context
 from tutela.services.ports import ApiKeyRecord, WebSession
+from tutela.services.requests import HOUR
 from tutela.services.sessions import MINUTE, TOUCH_EVERY, Realm
 
 ADMIN = Realm("admin", idle_minutes=30, absolute_hours=8)
@@ -31,6 +34,10 @@ ADMIN = Realm("admin", idle_minutes=30, absolute_hours=8)
 CONSOLE_SCOPES = frozenset({"dpo", "admin", "platform"})
 #: at most this many revealed requests are remembered per session
 REVEALED_KEPT = 200
+#: failed sign-ins allowed per client address and hour (keys cannot be guessed; this keeps
+#: a flood of wrong keys out of the audit log)
+FAILURES_PER_HOUR = 20
+FAILURE_KIND = "admin-sign-in"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,38 @@ def _officer(session: WebSession, key: ApiKeyRecord) -> Officer:
     )
 
 
+def _failures(ctx: Context, client: str | None) -> bytes | None:
+    """The key failed sign-ins from a client address are counted under (no address kept)."""
+    return ctx.crypto.index("_web", "admin-sign-in", client) if client else None
+
+
+def _failed(ctx: Context, api_key: str, client: str | None, now: int) -> None:
+    """Audit a failed sign-in; past the hourly limit of a client address, refuse it without
+    an audit entry (a right key is never refused)."""
+    match = tenants.TOKEN.match(api_key.strip())
+    limit = _failures(ctx, client)
+    with ctx.uow() as uow:
+        if limit is not None:
+            if uow.requests.count_rate(FAILURE_KIND, limit, now - HOUR) >= FAILURES_PER_HOUR:
+                raise Forbidden(
+                    "too many failed sign-ins from this address; try again within the hour",
+                    details={"reason": "rate_limited"},
+                )
+            uow.requests.note_rate(FAILURE_KIND, limit, now)
+        uow.audit.append(
+            AuditEvent(
+                "admin.sign_in_failed",
+                f"key:{match.group(1)}" if match else "admin:unknown",
+                SYSTEM_CHAIN,
+                None,
+                (),
+                {"client": client is not None},
+            ),
+            now,
+        )
+        uow.commit()
+
+
 def sign_in(ctx: Context, api_key: str, *, client: str | None = None) -> tuple[str, Officer]:
     """Exchange an API key for a console session; returns the bearer token and the officer.
 
@@ -92,20 +131,7 @@ def sign_in(ctx: Context, api_key: str, *, client: str | None = None) -> tuple[s
     try:
         who = tenants.authenticate(ctx, api_key)
     except Unauthenticated:
-        match = tenants.TOKEN.match(api_key.strip())
-        with ctx.uow() as uow:
-            uow.audit.append(
-                AuditEvent(
-                    "admin.sign_in_failed",
-                    f"key:{match.group(1)}" if match else "admin:unknown",
-                    SYSTEM_CHAIN,
-                    None,
-                    (),
-                    {"client": client is not None},
-                ),
-                now,
-            )
-            uow.commit()
+        _failed(ctx, api_key, client, now)
         raise Unauthenticated(
             "this API key is not valid: it is unknown, mistyped or revoked",
             details={"reason": "bad_key"},
