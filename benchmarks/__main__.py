@@ -1,5 +1,5 @@
-"""``python -m benchmarks [--quick] [--json] [--only vault|consent|requests] [--size N]
-[--postgres URL]``."""
+"""``python -m benchmarks [--quick] [--json] [--only vault|consent|requests|retention]
+[--size N] [--postgres URL]``."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from collections.abc import Callable
 
 from rich.console import Console
 
-from benchmarks import consent, dsr, suite
+from benchmarks import consent, dsr, retention, suite
 from benchmarks.report import as_json, cpu_busy, render
 from benchmarks.results import Group
 
-GROUPS = ("vault", "consent", "requests")
+GROUPS = ("vault", "consent", "requests", "retention")
 
 
 def _run(name: str, args: argparse.Namespace, progress: Callable[[str], None]) -> Group:
@@ -24,10 +24,15 @@ def _run(name: str, args: argparse.Namespace, progress: Callable[[str], None]) -
         return suite.run_group(suite.QUICK if quick else suite.DEFAULT, progress)
     if name == "consent":
         return consent.run_group(consent.QUICK if quick else consent.DEFAULT, progress)
+    url = args.postgres or os.environ.get("TUTELA_TEST_DATABASE_URL") or None
+    if name == "retention":
+        base = retention.QUICK if quick else retention.DEFAULT
+        return retention.run_group(
+            retention.scaled(args.size, base) if args.size else base, url, progress
+        )
     sizes = dsr.QUICK if quick else dsr.DEFAULT
     if args.size:
         sizes = dsr.growth(args.size, sizes)
-    url = args.postgres or os.environ.get("TUTELA_TEST_DATABASE_URL") or None
     return dsr.run_group(sizes, url, progress)
 
 
@@ -55,18 +60,20 @@ def main(argv: list[str] | None = None) -> int:
         type=_customers,
         metavar="N",
         help="requests: customers in the largest shop database, measured after every power of "
-        "ten from 10,000 below it (default: 10,000 only; 2,000 with --quick)",
+        "ten from 10,000 below it (default: 10,000 only; 2,000 with --quick); retention: "
+        "expired vault subjects and dataset rows, measured at a tenth of N and at N "
+        "(default 1,000,000; 10,000 and 50,000 with --quick)",
     )
     parser.add_argument(
         "--postgres",
         metavar="URL",
-        help="requests: also on this PostgreSQL database, in a schema of its own "
-        "(default: $TUTELA_TEST_DATABASE_URL when set)",
+        help="requests and retention: also on this PostgreSQL database, in schemas of their "
+        "own (default: $TUTELA_TEST_DATABASE_URL when set)",
     )
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "default"
     if args.size:
-        mode += f", requests up to {args.size:,} customers"
+        mode += f", requests up to {args.size:,} customers, retention at {args.size:,}"
     names = [args.only] if args.only else list(GROUPS)
     status = Console(stderr=True)
     groups: list[Group] = []

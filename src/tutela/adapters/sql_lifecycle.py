@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tutela.adapters.sql_sets import one_of, values
 from tutela.adapters.tables import (
     decision_changes,
     jobs,
@@ -162,14 +163,18 @@ class SqlLifecycleRepository(AbstractLifecycleRepository):
             legal_holds.c.released_at.is_(None),
             or_(legal_holds.c.ends_on.is_(None), legal_holds.c.ends_on >= today),
         )
-        if subject_ids is not None:
+        params: dict[str, object] = {}
+        if subject_ids is not None:  # one parameter for the set: one statement to prepare
+            dialect = self._conn.dialect.name
             query = query.where(
                 or_(
                     legal_holds.c.subject_id.is_(None),
-                    legal_holds.c.subject_id.in_(list(subject_ids)),
+                    one_of(legal_holds.c.subject_id, "ids", dialect),
                 )
             )
-        return [_hold(r) for r in self._conn.execute(query.order_by(legal_holds.c.placed_at))]
+            params["ids"] = values(list(subject_ids), dialect)
+        query = query.order_by(legal_holds.c.placed_at)
+        return [_hold(r) for r in self._conn.execute(query, params)]
 
     # -- purpose endings ------------------------------------------------------------------
 
@@ -200,9 +205,12 @@ class SqlLifecycleRepository(AbstractLifecycleRepository):
         self, tenant_id: str, *, subject_ids: Sequence[str] | None = None
     ) -> list[PurposeEnding]:
         query = select(*purpose_endings.c).where(purpose_endings.c.tenant_id == tenant_id)
+        params: dict[str, object] = {}
         if subject_ids is not None:
-            query = query.where(purpose_endings.c.subject_id.in_([EVERY_SUBJECT, *subject_ids]))
-        return [_ending(r) for r in self._conn.execute(query)]
+            dialect = self._conn.dialect.name
+            query = query.where(one_of(purpose_endings.c.subject_id, "ids", dialect))
+            params["ids"] = values([EVERY_SUBJECT, *subject_ids], dialect)
+        return [_ending(r) for r in self._conn.execute(query, params)]
 
 
 def _ending(row: Any) -> PurposeEnding:

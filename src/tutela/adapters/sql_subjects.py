@@ -70,12 +70,6 @@ _DELETE_ALL_FIELDS = delete(subject_fields).where(
     subject_fields.c.tenant_id == bindparam("t"), subject_fields.c.subject_id == bindparam("s")
 )
 _INSERT_LOOKUP = insert(subject_lookups)
-_FIELD_TIMES = select(
-    subject_fields.c.subject_id, subject_fields.c.category, subject_fields.c.updated_at
-).where(
-    subject_fields.c.tenant_id == bindparam("t"),
-    subject_fields.c.subject_id.in_(bindparam("ids", expanding=True)),
-)
 _DELETE_UNCHANGED = delete(subject_fields).where(  # a field rewritten since it was read stays
     subject_fields.c.tenant_id == bindparam("t"),
     subject_fields.c.subject_id == bindparam("s"),
@@ -95,6 +89,17 @@ _DELETE_LOOKUP_KIND = delete(subject_lookups).where(
     subject_lookups.c.subject_id == bindparam("s"),
     subject_lookups.c.kind == bindparam("k"),
 )
+
+
+@cache
+def _field_times(dialect: str) -> Executable:
+    """The categories of a set of subjects' fields and when each was written (no values)."""
+    return select(
+        subject_fields.c.subject_id, subject_fields.c.category, subject_fields.c.updated_at
+    ).where(
+        subject_fields.c.tenant_id == bindparam("t"),
+        one_of(subject_fields.c.subject_id, "ids", dialect),
+    )
 
 
 @cache
@@ -247,7 +252,10 @@ class SqlSubjectRepository(AbstractSubjectRepository):
         if not records:
             return []
         found: dict[str, list[tuple[str, int]]] = {r.id: [] for r in records}
-        rows = self._conn.execute(_FIELD_TIMES, {"t": tenant_id, "ids": list(found)})
+        dialect = self._conn.dialect.name
+        rows = self._conn.execute(
+            _field_times(dialect), {"t": tenant_id, "ids": values(list(found), dialect)}
+        )
         for sid, category, written in rows:
             found[sid].append((category, int(written)))
         return [(r, sorted(found[r.id])) for r in records]

@@ -145,7 +145,7 @@ class _Page:
             found = None if timed is None else timed.due(written or record.created_at, events)
             if found is None:
                 continue
-            hold = holds.blocking(self.kept_by, record.id, category)
+            hold = holds.blocking(self.kept_by, record.id, category) if self.kept_by else None
             if hold is not None:
                 report.held[(category, hold.id)] += 1
                 continue

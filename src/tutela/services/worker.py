@@ -217,18 +217,23 @@ def erase_exclusive_data(ctx: Context, job: dict[str, Any]) -> None:
 
 
 def sweep_retention(ctx: Context) -> dict[str, Any]:
-    """The daily retention sweep of every tenant's vault (holds respected, evidence audited)."""
+    """The daily retention sweep of every tenant's vault, and of the connected datasets with
+    the default tenant's (holds respected, evidence audited)."""
     from tutela.services import retention
 
     with ctx.uow(read_only=True) as uow:
         tenant_ids = [t for t, _name, _at in uow.tenants.list()]
     swept: dict[str, int] = {}
+    rows: dict[str, int] = {}
     for tenant_id in tenant_ids:
         data = retention.run(ctx, _worker(tenant_id), apply=True)
         removed = sum(int(d["fields"]) for d in data["due"])
         if removed:
             swept[tenant_id] = removed
-    return {"fields_removed": swept}
+        for line in data["datasets"]:
+            where = f"{line['dataset']}.{line['collection']}"
+            rows[where] = rows.get(where, 0) + int(line["deleted"]) + int(line["anonymized"])
+    return {"fields_removed": swept, "rows_removed": rows}
 
 
 def _portal() -> Any:
