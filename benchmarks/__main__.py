@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--json] [--only vault|consent|requests|retention]
+"""``python -m benchmarks [--quick] [--json] [--only vault|consent|requests|retention|pages]
 [--size N] [--postgres URL]``."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from collections.abc import Callable
 
 from rich.console import Console
 
-from benchmarks import consent, dsr, retention, suite
+from benchmarks import consent, dsr, pages, retention, suite
 from benchmarks.report import as_json, cpu_busy, render
 from benchmarks.results import Group
 
-GROUPS = ("vault", "consent", "requests", "retention")
+GROUPS = ("vault", "consent", "requests", "retention", "pages")
 
 
 def _run(name: str, args: argparse.Namespace, progress: Callable[[str], None]) -> Group:
@@ -24,6 +24,8 @@ def _run(name: str, args: argparse.Namespace, progress: Callable[[str], None]) -
         return suite.run_group(suite.QUICK if quick else suite.DEFAULT, progress)
     if name == "consent":
         return consent.run_group(consent.QUICK if quick else consent.DEFAULT, progress)
+    if name == "pages":
+        return pages.run_group(pages.QUICK if quick else pages.DEFAULT, progress)
     url = args.postgres or os.environ.get("TUTELA_TEST_DATABASE_URL") or None
     if name == "retention":
         base = retention.QUICK if quick else retention.DEFAULT
