@@ -79,13 +79,13 @@ def format_day(value: int | str | None, language: str) -> str:
     """A day in the reader's language: ``2026-04-30`` → ``30. April 2026``."""
     from babel.dates import format_date
 
-    if value is None or value == "":
-        return ""
-    day = (
-        dt.date.fromisoformat(value)
-        if isinstance(value, str) and len(value) == 10
-        else _moment(value).date()  # type: ignore[union-attr]
-    )
+    if isinstance(value, str) and len(value) == 10:
+        day = dt.date.fromisoformat(value)
+    else:
+        moment = _moment(value)
+        if moment is None:
+            return ""
+        day = moment.date()
     return str(format_date(day, format="long", locale=i18n.locale(language)))
 
 
