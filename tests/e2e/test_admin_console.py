@@ -594,3 +594,28 @@ def test_a_flood_of_wrong_keys_is_cut_off_but_a_right_key_still_signs_in(
     assert "Too many wrong keys" in refused.text
     assert len(actions(console, "admin.sign_in_failed")) == FAILURES_PER_HOUR
     assert sign_in(client, key(console, ["dpo"])).url.path == f"{ADMIN}/"
+
+
+def test_closed_requests_follow_the_open_ones_the_most_recent_first(
+    client: TestClient, console: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tutela.services import request_board
+
+    who = as_key(key(console, ["dpo"]), console)
+    now = console.ctx.clock
+    try:
+        console.ctx.clock = lambda: now() - 3 * 86400 * 1_000_000
+        old = new_request(console, who, "old@example.com")
+    finally:
+        console.ctx.clock = now
+    recent = new_request(console, who, "recent@example.com")
+    waiting = new_request(console, who, "waiting@example.com")
+    for request_id in (old, recent):
+        requests.reject(console.ctx, who, request_id, "No such customer.")
+    monkeypatch.setattr(request_board, "CLOSED_LIMIT", 1)
+    sign_in(client, key(console, ["dpo"]))
+    page = client.get(f"{ADMIN}/requests").text
+    assert page.index(waiting[:8]) < page.index(recent[:8])
+    assert old[:8] not in page  # beyond the closed ones listed
+    rejected = client.get(f"{ADMIN}/requests", params={"state": "rejected"}).text
+    assert recent[:8] in rejected

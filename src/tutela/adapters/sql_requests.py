@@ -76,6 +76,15 @@ class SqlRequestRepository(AbstractRequestRepository):
         query = query.order_by(open_first, requests.c.due_at, requests.c.received_at).limit(limit)
         return [_record(r) for r in self._conn.execute(query)]
 
+    def latest(self, tenant_id: str, states: Sequence[str], limit: int) -> list[RequestRecord]:
+        query = (
+            select(*_COLUMNS)
+            .where(requests.c.tenant_id == tenant_id, requests.c.state.in_(list(states)))
+            .order_by(requests.c.received_at.desc(), requests.c.id)
+            .limit(limit)
+        )
+        return [_record(r) for r in self._conn.execute(query)]
+
     def by_identity(self, tenant_id: str, kind: str, digest: bytes) -> list[RequestRecord]:
         query = (
             select(*_COLUMNS)

@@ -586,6 +586,10 @@ class AbstractRequestRepository(abc.ABC):
         """Open ones by due date first (overdue and nearly due on top)."""
 
     @abc.abstractmethod
+    def latest(self, tenant_id: str, states: Sequence[str], limit: int) -> list[RequestRecord]:
+        """Requests in these states, the most recently received first."""
+
+    @abc.abstractmethod
     def by_identity(self, tenant_id: str, kind: str, digest: bytes) -> list[RequestRecord]: ...
 
     @abc.abstractmethod

@@ -29,8 +29,10 @@ from tutela.services.ports import RequestRecord
 UNVERIFIED = frozenset({"received", "verifying"})
 URGENCIES = ("overdue", "due_soon", "on_time")
 SORTS = ("due", "received")
-#: how many requests of a tenant the board reads at most
+#: how many open requests of a tenant the board reads at most
 READ_LIMIT = 10_000
+#: closed requests are listed after the open ones, the most recently received first, up to
+CLOSED_LIMIT = 1_000
 EXPORT_COLUMNS = (
     "id",
     "type",
@@ -188,8 +190,14 @@ def _counts(records: Iterable[RequestRecord], today: dt.date) -> dict[str, int]:
 
 def _selected(ctx: Context, who: Principal, filters: Filters, *, masked: bool, limit: int) -> Board:
     who.require("requests.manage")
+    open_states = sorted(rules.OPEN_STATES)
+    closed_shown = filters.state in (None, *rules.FINAL_STATES) and filters.urgency is None
     with ctx.uow(read_only=True) as uow:
-        records = uow.requests.queue(who.tenant_id, None, READ_LIMIT)
+        records = uow.requests.queue(who.tenant_id, open_states, READ_LIMIT)
+        if closed_shown:
+            records += uow.requests.latest(
+                who.tenant_id, sorted(rules.FINAL_STATES), min(limit, CLOSED_LIMIT)
+            )
     today = _today(ctx)
     dupes = duplicates_of(records)
     chosen: list[tuple[str, int, int, str, RequestRecord]] = []
