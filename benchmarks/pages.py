@@ -1,4 +1,5 @@
-"""Web pages: the server time of each privacy-center page beside a bare Jinja2 render.
+"""Web pages: the server time of each privacy-center and admin-console page beside a bare
+Jinja2 render.
 
 One data directory initialised from ``examples/desktop-vendor.yml``, a subject registered
 with consent decisions and a finished access request, and a privacy-center session opened
@@ -48,6 +49,14 @@ PAGES = (
     ("requests", "/privacy/default/requests"),
     ("download", "/privacy/default/download"),
 )
+CONSOLE_PAGES = (
+    ("console overview", "/admin/"),
+    ("console queue", "/admin/requests"),
+    ("console incidents", "/admin/incidents"),
+    ("console policy", "/admin/policy"),
+    ("console consent", "/admin/consent"),
+)
+QUEUED = 200  # requests in the officer's queue, identities masked on the page
 P95_TARGET_MS = 50.0
 
 
@@ -144,12 +153,17 @@ def run_group(sizes: Sizes, progress: Callable[[str], None] = lambda _: None) ->
             for title, path in PAGES:
                 progress(f"page {title}")
                 rows.append(_measure(app, title, path, cookie, sizes))
+            officer, first = _console(rt)
+            for title, path in (*CONSOLE_PAGES, ("console request", f"/admin/requests/{first}")):
+                progress(f"page {title}")
+                rows.append(_measure(app, title, path, officer, sizes))
         finally:
             rt.close()
     return Group(
         "pages",
-        f"privacy-center pages of a signed-in subject, German, {sizes.calls} calls each, "
-        "in-process through the production ASGI application",
+        f"privacy-center pages of a signed-in subject and admin-console pages of a privacy "
+        f"officer ({QUEUED} requests queued), German, {sizes.calls} calls each, in-process "
+        "through the production ASGI application",
         rows,
         {"calls": sizes.calls, "warmup": sizes.warmup},
         [
@@ -191,6 +205,24 @@ def _signed_in(rt: Any) -> str:
         ctx, sessions.PRIVACY, TENANT, pending, str(codes[-1])
     )
     return f"tutela_privacy={token}"
+
+
+def _console(rt: Any) -> tuple[str, str]:
+    """A privacy officer's console session (a dpo key) over a queue of verified requests;
+    the cookie and the first request's id."""
+    from tutela.services import console, requests, tenants
+
+    ctx = rt.ctx
+    key = tenants.issue_key(ctx, operator(TENANT, "benchmark"), TENANT, "desk", ["dpo"])
+    who = tenants.authenticate(ctx, key.token)
+    made = [
+        requests.create(
+            ctx, who, "access", email=f"person{n}@example.com", verified_by="in_person"
+        )["id"]
+        for n in range(QUEUED)
+    ]
+    token, _officer = console.sign_in(ctx, key.token)
+    return f"tutela_admin={token}", str(made[0])
 
 
 def _measure(app: Any, title: str, path: str, cookie: str, sizes: Sizes) -> Row:

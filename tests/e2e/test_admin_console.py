@@ -619,3 +619,27 @@ def test_closed_requests_follow_the_open_ones_the_most_recent_first(
     assert old[:8] not in page  # beyond the closed ones listed
     rejected = client.get(f"{ADMIN}/requests", params={"state": "rejected"}).text
     assert recent[:8] in rejected
+
+
+def test_a_long_queue_is_read_page_by_page(
+    client: TestClient, console: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tutela.services import request_board
+
+    who = as_key(key(console, ["dpo"]), console)
+    made = [new_request(console, who, f"q{n}@example.com") for n in range(5)]
+    monkeypatch.setattr(request_board, "PAGE_SIZE", 2)
+    sign_in(client, key(console, ["dpo"]))
+    first = client.get(f"{ADMIN}/requests", params={"sort": "received"}).text
+    assert "5 requests · Page 1 of 3" in first
+    assert 'rel="next"' in first
+    assert 'rel="prev"' not in first
+    seen = re.findall(r"<th scope=\"row\"><a href=\"/admin/requests/([0-9a-f-]+)\">", first)
+    for page in (2, 3):
+        text = client.get(f"{ADMIN}/requests", params={"sort": "received", "page": page}).text
+        seen += re.findall(r"<th scope=\"row\"><a href=\"/admin/requests/([0-9a-f-]+)\">", text)
+    assert seen == list(reversed(made))
+    assert 'rel="prev"' in text
+    assert 'rel="next"' not in text
+    export = client.get(f"{ADMIN}/requests.csv", params={"page": "2"}).text
+    assert all(request_id in export for request_id in made)  # the export has every page

@@ -46,6 +46,16 @@ def test_filters_are_checked_and_round_trip_as_a_query() -> None:
     assert chosen.as_query() == {"type": "access", "urgency": "overdue", "unverified": "1"}
     assert Filters.parse({}).as_query() == {}
     assert Filters.parse({"sort": "received"}).sort == "received"
-    for wrong in ({"type": "gossip"}, {"state": "lost"}, {"urgency": "now"}, {"sort": "name"}):
+    assert Filters.parse({"page": "3"}).on_page(1).as_query() == {}
+    assert Filters.parse({"page": "3"}).as_query() == {"page": "3"}
+    for wrong in (
+        {"type": "gossip"},
+        {"state": "lost"},
+        {"urgency": "now"},
+        {"sort": "name"},
+        {"page": "0"},
+        {"page": "-1"},
+        {"page": "two"},
+    ):
         with pytest.raises(InvalidInput):
             Filters.parse(wrong)

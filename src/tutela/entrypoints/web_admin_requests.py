@@ -59,8 +59,9 @@ def _choices(desk: Desk, table: dict[str, str], keys: tuple[str, ...]) -> list[t
 def _queue(desk: Desk, request: Request) -> Response:
     filters = Filters.parse(dict(request.query_params))
     found = request_board.board(desk.ctx, desk.who, filters)
-    query = filters.as_query()
+    query = filters.on_page(1).as_query()
     shown_unverified = {**query, "unverified": "1"}
+    base = f"{PREFIX}/requests"
     return desk.page(
         "requests.html.j2",
         desk._(texts.QUEUE_TITLE),
@@ -72,7 +73,20 @@ def _queue(desk: Desk, request: Request) -> Response:
         states=_choices(desk, texts.STATE_NAMES, rules.STATES),
         urgencies=_choices(desk, texts.URGENCY_NAMES, request_board.URGENCIES),
         export_url=f"{PREFIX}/requests.csv" + _query_string(query),
-        show_unverified_url=f"{PREFIX}/requests" + _query_string(shown_unverified),
+        show_unverified_url=base + _query_string(shown_unverified),
+        total=found.total,
+        page=found.page,
+        pages=found.pages,
+        previous_url=(
+            base + _query_string(filters.on_page(found.page - 1).as_query())
+            if found.page > 1
+            else None
+        ),
+        next_url=(
+            base + _query_string(filters.on_page(found.page + 1).as_query())
+            if found.page < found.pages
+            else None
+        ),
     )
 
 

@@ -14,7 +14,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tutela.domain import identities
@@ -33,6 +33,8 @@ SORTS = ("due", "received")
 READ_LIMIT = 10_000
 #: closed requests are listed after the open ones, the most recently received first, up to
 CLOSED_LIMIT = 1_000
+#: requests on one page of the queue
+PAGE_SIZE = 100
 EXPORT_COLUMNS = (
     "id",
     "type",
@@ -59,6 +61,7 @@ class Filters:
     urgency: str | None = None
     unverified: bool = False
     sort: str = "due"
+    page: int = 1
 
     @classmethod
     def parse(cls, values: Mapping[str, str]) -> Filters:
@@ -78,7 +81,12 @@ class Filters:
                     details={"field": name},
                 )
         shown = values.get("unverified", "") in ("1", "on", "true", "yes")
-        return cls(kind, state, urgency, shown, sort)
+        page = values.get("page") or "1"
+        if not page.isdigit() or not 1 <= int(page) <= 100_000:
+            raise InvalidInput(
+                f"page must be a number from 1, not {page!r}", details={"field": "page"}
+            )
+        return cls(kind, state, urgency, shown, sort, int(page))
 
     def as_query(self) -> dict[str, str]:
         """The filters as URL query parameters (defaults left out)."""
@@ -88,7 +96,12 @@ class Filters:
             found["unverified"] = "1"
         if self.sort != "due":
             found["sort"] = self.sort
+        if self.page != 1:
+            found["page"] = str(self.page)
         return found
+
+    def on_page(self, page: int) -> Filters:
+        return replace(self, page=page)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +127,9 @@ class Board:
     rows: list[Row]
     hidden_unverified: int  # matching requests left out because they are not verified
     counts: dict[str, int] = field(default_factory=dict)  # open, overdue, due_soon, unverified
+    total: int = 0  # requests matching the filters, on every page
+    page: int = 1
+    pages: int = 1
 
 
 def _today(ctx: Context) -> dt.date:
@@ -188,7 +204,9 @@ def _counts(records: Iterable[RequestRecord], today: dt.date) -> dict[str, int]:
     return counts
 
 
-def _selected(ctx: Context, who: Principal, filters: Filters, *, masked: bool, limit: int) -> Board:
+def _selected(
+    ctx: Context, who: Principal, filters: Filters, *, masked: bool, limit: int, offset: int = 0
+) -> Board:
     who.require("requests.manage")
     open_states = sorted(rules.OPEN_STATES)
     closed_shown = filters.state in (None, *rules.FINAL_STATES) and filters.urgency is None
@@ -196,7 +214,7 @@ def _selected(ctx: Context, who: Principal, filters: Filters, *, masked: bool, l
         records = uow.requests.queue(who.tenant_id, open_states, READ_LIMIT)
         if closed_shown:
             records += uow.requests.latest(
-                who.tenant_id, sorted(rules.FINAL_STATES), min(limit, CLOSED_LIMIT)
+                who.tenant_id, sorted(rules.FINAL_STATES), CLOSED_LIMIT if limit else 0
             )
     today = _today(ctx)
     dupes = duplicates_of(records)
@@ -223,14 +241,20 @@ def _selected(ctx: Context, who: Principal, filters: Filters, *, masked: bool, l
         chosen.sort(key=lambda c: (-c[2], c[3]))
     else:
         chosen.sort(key=lambda c: (c[0] == "closed", c[1], c[2], c[3]))
-    rows = [_row(ctx, c[4], today, dupes, masked=masked) for c in chosen[:limit]]
-    return Board(rows, hidden, _counts(records, today))
+    shown = chosen[offset : offset + limit]
+    rows = [_row(ctx, c[4], today, dupes, masked=masked) for c in shown]
+    pages = max(1, -(-len(chosen) // limit)) if limit else 1
+    page = offset // limit + 1 if limit else 1
+    return Board(rows, hidden, _counts(records, today), len(chosen), page, pages)
 
 
-def board(ctx: Context, who: Principal, filters: Filters, *, limit: int = 500) -> Board:
-    """The tenant's requests as the officer filtered and sorted them (identities masked),
-    with the number of matching unverified requests left out and the open counts."""
-    return _selected(ctx, who, filters, masked=True, limit=limit)
+def board(ctx: Context, who: Principal, filters: Filters, *, limit: int | None = None) -> Board:
+    """One page of the tenant's requests as the officer filtered and sorted them
+    (identities masked; ``limit`` rows a page, default ``PAGE_SIZE``), with the number of
+    matching unverified requests left out, the open counts and the number of pages."""
+    size = PAGE_SIZE if limit is None else limit
+    offset = (filters.page - 1) * size
+    return _selected(ctx, who, filters, masked=True, limit=size, offset=offset)
 
 
 def detail(ctx: Context, who: Principal, request_id: str) -> tuple[Row, list[dict[str, Any]]]:
@@ -293,7 +317,7 @@ def _cell(value: object) -> str:
 
 def export_csv(ctx: Context, who: Principal, filters: Filters) -> str:
     """The filtered queue as CSV, without any identity; the export is audited."""
-    found = _selected(ctx, who, filters, masked=False, limit=READ_LIMIT)
+    found = _selected(ctx, who, filters, masked=False, limit=READ_LIMIT + CLOSED_LIMIT)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
