@@ -376,6 +376,7 @@ def test_approve_then_run_completes_the_request(client: TestClient, console: Run
     conflict = post(client, f"{ADMIN}/requests/{request_id}/approve")
     assert conflict.status_code == 409
     assert "<h1>This cannot be done now</h1>" in conflict.text
+    assert "while the request is in the state Completed" in conflict.text
 
 
 def test_an_unverified_request_is_verified_by_a_documented_method(
@@ -453,7 +454,9 @@ def test_a_tenant_key_never_sees_another_tenants_requests(
     for request_id in created["globex"]:
         assert request_id[:8] not in queue
         assert request_id not in export
-        assert client.get(f"{ADMIN}/requests/{request_id}").status_code == 404
+        hidden = client.get(f"{ADMIN}/requests/{request_id}")
+        assert hidden.status_code == 404
+        assert "There is no request with this number in your tenant." in hidden.text
         page = client.get(f"{ADMIN}/")
         for action in ("reveal", "approve", "reject"):
             tried = client.post(

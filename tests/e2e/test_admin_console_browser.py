@@ -278,6 +278,10 @@ def test_every_console_page_is_accessible_in_the_readers_language(
         check(page, name or "overview", language)
     page.goto(site.page(f"/requests/{site.ids['gus']}"))
     check(page, "request", language)
+    missing = page.goto(site.page("/requests/no-such-request"))
+    assert missing is not None
+    assert missing.status == 404
+    check(page, "not-found", language)
     page.goto(site.page("/audit"))
     page.locator("main form button[type=submit]").click()
     assert page.locator(".result.ok").count() == 1

@@ -67,6 +67,12 @@ NOT_ALLOWED = N_(
     "Your key's scopes do not allow this page in this tenant. Sign in with a dpo or admin key "
     "of the tenant."
 )
+REQUEST_NOT_FOUND = N_("There is no request with this number in your tenant.")
+VERSION_NOT_FOUND = N_("There is no policy version with this number.")
+WRONG_STATE = N_(
+    "This cannot be done while the request is in the state %(state)s. Reload the page to see "
+    "what can be done now."
+)
 REASON_NEEDED = N_("Give the reason. The subject receives it by email.")
 IDENTITY_REMOVED = N_(
     "This request no longer holds the identity it named: it was removed when the erasure was "

@@ -23,7 +23,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 
 from tutela import i18n
 from tutela.domain.access import Principal
-from tutela.domain.errors import Forbidden, TutelaError, Unauthenticated
+from tutela.domain.errors import Conflict, Forbidden, NotFound, TutelaError, Unauthenticated
 from tutela.entrypoints import admin_texts as texts
 from tutela.entrypoints import web_base
 from tutela.entrypoints.api_errors import status_of
@@ -243,6 +243,13 @@ def readable(desk: Desk, exc: TutelaError) -> str:
         return desk._(texts.IDENTITY_REMOVED)
     if isinstance(exc, Forbidden) and "permission" in exc.details:
         return desk._(texts.NOT_ALLOWED)
+    if isinstance(exc, NotFound) and "request_id" in exc.details:
+        return desk._(texts.REQUEST_NOT_FOUND)
+    if isinstance(exc, NotFound) and "version" in exc.details:
+        return desk._(texts.VERSION_NOT_FOUND)
+    if isinstance(exc, Conflict) and "wanted" in exc.details:
+        state = desk.name(texts.STATE_NAMES, str(exc.details.get("state")))
+        return desk._(texts.WRONG_STATE, state=state)
     return web_base.sentence(exc.message)
 
 
