@@ -110,6 +110,33 @@ def _connector_factory(
     return connectors
 
 
+def _dataset_categories(
+    declarations: Declarations, source: str | None
+) -> Callable[[], dict[str, frozenset[str]]]:
+    """The categories of each declared dataset, its files read on first use (and kept)."""
+    found: dict[str, frozenset[str]] = {}
+
+    def categories() -> dict[str, frozenset[str]]:
+        if found:
+            return found
+        from tutela.datasets.loading import load_datasets
+        from tutela.declarations.taxonomy import fideslang_vocabulary
+
+        base = Path(source).parent if source else Path.cwd()
+        taxonomy = declarations.taxonomy
+        extensions = {e.key for e in taxonomy.categories} if taxonomy else set()
+        known = fideslang_vocabulary().categories | extensions
+        for entry in declarations.datasets:
+            if entry.is_http and entry.name is not None:
+                found[entry.name] = frozenset(entry.categories)
+            elif entry.file is not None:
+                for dataset in load_datasets(base / entry.file, known_categories=known):
+                    found[dataset.fides_key] = dataset.categories
+        return found
+
+    return categories
+
+
 def _hook_factory(declarations: Declarations) -> Callable[[], list[AbstractHookConnector]]:
     """Connectors of the declared application endpoints (their secrets are read when used)."""
     opened: list[AbstractHookConnector] = []
@@ -213,6 +240,9 @@ def _use_datasets(
 ) -> None:
     datasets = declarations.datasets if declarations is not None else ()
     ctx.connectors = ctx.hooks = None
+    ctx.dataset_categories = (
+        _dataset_categories(declarations, source) if declarations is not None else None
+    )
     if declarations is not None and any(not d.is_http for d in datasets):
         ctx.connectors = _connector_factory(declarations, source, ring)
     if declarations is not None and any(d.is_http for d in datasets):

@@ -9,9 +9,9 @@ import time
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import SmtpSink
+from tests.conftest import EXAMPLES, SmtpSink
 from tutela.adapters.tables import audit_log, outbox, subjects
-from tutela.bootstrap import Runtime
+from tutela.bootstrap import Runtime, initialize, open_runtime
 from tutela.domain.access import Principal
 from tutela.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tutela.services import (
@@ -23,6 +23,7 @@ from tutela.services import (
     vault,
 )
 from tutela.services.incidents import Changes
+from tutela.settings import Settings
 
 SUMMARY = "An old backup of the shop database was readable from the internet for two days."
 EMAIL, PURCHASES = "user.contact.email", "user.behavior.purchase_history"
@@ -302,3 +303,28 @@ def test_report_in_two_languages_and_three_formats(runtime: Runtime) -> None:
     follow_up = incident_reports.render(runtime.ctx, op, iid, "md", "en")
     assert "follow-up notification" in follow_up
     assert "## Earlier notifications" in follow_up
+
+
+def test_a_database_dataset_named_brings_the_categories_its_file_declares(
+    settings: Settings,
+) -> None:
+    initialize(settings, EXAMPLES / "fides-shop" / "tutela.yaml")
+    rt = open_runtime(settings)
+    try:
+        op = rt.operator()
+        ada = vault.register(rt.ctx, op, {EMAIL: "ada@example.com"}).id
+        data = incidents.open_incident(
+            rt.ctx,
+            op,
+            Changes(
+                summary="The shop's database copy was readable",
+                datasets=["postgres_example_test_dataset"],
+                aware_at="2026-03-06T09:30:00Z",
+            ),
+        )
+        result = incidents.affected(rt.ctx, op, str(data["id"]), with_ids=True)
+        assert result["count"] == 1
+        assert result["subjects"][0]["subject_id"] == ada
+        assert EMAIL in result["subjects"][0]["categories"]
+    finally:
+        rt.close()

@@ -197,6 +197,16 @@ class Dataset(_Model):
     def collection(self, name: str) -> Collection | None:
         return self._by_name.get(name)
 
+    @cached_property
+    def categories(self) -> frozenset[str]:
+        """Every data category the dataset names: its own, its collections' and fields'."""
+        found = set(self.data_categories or ())
+        for collection in self.collections:
+            found.update(collection.data_categories or ())
+            for field in collection.paths.values():
+                found.update(field.categories)
+        return frozenset(found)
+
     @property
     def active_collections(self) -> tuple[Collection, ...]:
         """Collections requests run on (``skip_processing`` ones are left out)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -55,6 +55,9 @@ class Context:
     connectors: Callable[[], list[AbstractConnector]] | None = None
     #: the declared application endpoints (None: none declared)
     hooks: Callable[[], list[AbstractHookConnector]] | None = None
+    #: the data categories of each declared dataset by name (database datasets by their
+    #: fides_key, application endpoints by name), read from the files without connecting
+    dataset_categories: Callable[[], Mapping[str, frozenset[str]]] | None = None
     #: switches to the declarations in force now, if they changed; True when it did
     reload_declarations: Callable[[], bool] | None = None
     extras: dict[str, Any] = field(default_factory=dict)

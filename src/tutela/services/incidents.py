@@ -149,8 +149,11 @@ def _check_categories(ctx: Context, names: Sequence[str]) -> tuple[str, ...]:
 
 
 def _endpoint_categories(ctx: Context, datasets: Sequence[str]) -> list[str]:
-    """Categories the named application endpoints hold (database datasets are named for the
-    record; their categories are given with the incident's categories)."""
+    """Categories the named datasets hold: an application endpoint's declared categories, a
+    database's from its dataset file (by the dataset's ``fides_key``)."""
+    if ctx.dataset_categories is not None:
+        known = ctx.dataset_categories()
+        return sorted({c for name in datasets for c in known.get(name, ())})
     found: list[str] = []
     for entry in getattr(ctx.declarations, "datasets", ()):
         if entry.is_http and entry.name in datasets:

@@ -395,16 +395,6 @@ def _erase_datasets(
     return erased, held
 
 
-def _dataset_categories(connector: AbstractConnector) -> set[str]:
-    dataset = connector.dataset
-    found = set(dataset.data_categories or ())
-    for collection in dataset.collections:
-        found.update(collection.data_categories or ())
-        for field in collection.paths.values():
-            found.update(field.categories)
-    return found
-
-
 def _dataset_hold(
     holding: Sequence[Hold], subject_id: str, connector: AbstractConnector
 ) -> Hold | None:
@@ -416,7 +406,7 @@ def _dataset_hold(
             continue
         if hold.category is None:
             return hold
-        categories = _dataset_categories(connector) if categories is None else categories
+        categories = set(connector.dataset.categories) if categories is None else categories
         wanted = hold.category
         if any(
             c == wanted or c.startswith(f"{wanted}.") or wanted.startswith(f"{c}.")
