@@ -7,6 +7,10 @@ incidents, policy versions, the audit check and consent counts in ``web_admin_pa
 the session rules in ``services/console.py``; the foundation (CSRF, flash, cookies,
 security headers) in ``web_base.py``. Nothing needs JavaScript: every form is a POST
 answered with a 303 redirect.
+
+The console's words are the gettext domain ``admin``: the templates in ``templates/admin``
+and ``admin_texts.py``. These modules call ``_`` only with its constants, never with a
+literal (the ``web`` domain's catalogs are extracted from every ``web_*.py`` module).
 """
 
 from __future__ import annotations
