@@ -172,3 +172,50 @@ def test_an_unknown_tenant_and_an_expired_link_are_readable_pages(client: TestCl
     )
     assert expired.status_code == 400  # a token that does not fit
     assert '<html lang="de">' in expired.text
+
+
+def test_a_minor_asks_a_guardian_who_consents_through_a_one_time_link(
+    center: Runtime, client: TestClient, smtp_sink: SmtpSink
+) -> None:
+    from tutela.services import consent
+
+    tom = vault.register(
+        center.ctx, center.operator(), {"user.contact.email": "tom@example.com"}, age_claim=15
+    ).id
+    sign_in(client, smtp_sink, "tom@example.com")
+    page = client.get(f"{BASE}/consent")
+    assert "a parent or guardian must agree" in page.text
+    saved = client.post(
+        f"{BASE}/consent",
+        data={"grant": "newsletter", "choice": "save", "csrf": csrf_of(page.text)},
+    )
+    assert "A parent or guardian must agree to" in saved.text
+    check = consent.check(center.ctx, center.operator(), tom, "newsletter")
+    assert not check.allowed  # the minor alone cannot consent
+
+    asked = client.post(
+        f"{BASE}/consent/guardian",
+        data={
+            "guardian_email": "parent@example.com",
+            "purpose": "newsletter",
+            "csrf": csrf_of(saved.text),
+        },
+    )
+    assert "We sent the request to your parent or guardian." in asked.text
+    mail = next(m for m in smtp_sink.messages if m["To"] == "parent@example.com")
+    link = re.search(r"(/privacy/default/guardian/\S+)", mail.get_content())
+    assert link, mail.get_content()
+
+    guardian = TestClient(client.app, base_url="http://testserver")  # the parent's browser
+    shown = guardian.get(link.group(1))
+    assert shown.status_code == 200
+    assert "newsletter" in shown.text.lower() or "monthly letter" in shown.text.lower()
+    answered = guardian.post(
+        link.group(1),
+        data={"grant": "newsletter", "choice": "save", "csrf": csrf_of(shown.text)},
+    )
+    assert answered.status_code == 200
+    assert consent.check(center.ctx, center.operator(), tom, "newsletter").reason == "consent"
+    spent = guardian.get(link.group(1))
+    assert spent.status_code == 404  # the link works once
+    assert spent.headers["content-type"].startswith("text/html")
