@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 #: subjects or rows per transaction, as Tutela's sweeps
-VAULT_BATCH = 500
+VAULT_BATCH = 2000
 DATASET_BATCH = 5000
 
 

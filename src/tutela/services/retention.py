@@ -33,7 +33,7 @@ from tutela.services.purpose_endings import by_subject, ended_for
 
 Progress = Callable[[int], None]
 #: subjects per transaction
-BATCH = 500
+BATCH = 2000
 REASON = "retention period ended"
 #: rules whose start needs the subject's consent events
 _CONSENT_EVENTS = frozenset({"last_activity", "consent_withdrawn"})
@@ -136,7 +136,7 @@ class _Page:
     def decide(
         self, record: SubjectRecord, stored: list[tuple[str, int]], report: Report
     ) -> _Work | None:
-        consent = any(category in self.consent_rules for category, _ in stored)
+        consent = bool(self.consent_rules) and any(c in self.consent_rules for c, _ in stored)
         events = _events(self.uow, record, ended_for(self.endings, record.id), consent)
         remove: list[tuple[str, int]] = []
         reasons: list[Expiry] = []
