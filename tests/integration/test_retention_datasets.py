@@ -283,3 +283,27 @@ def test_plan_and_sweep_from_the_command_line(logs: Logs) -> None:
     assert swept.exit_code == 0, swept.output
     assert '"deleted": 1' in swept.output
     assert sorted(logs.rows()) == [2]
+
+
+def test_an_erasure_exemption_keeps_the_row_with_only_the_exempt_data(
+    settings: Settings, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text_ = (
+        (FIXTURE / "declarations.yml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "    retention:\n      access_log",
+            "    erasure:\n      keep:\n        - fields: [access_log.ip]\n"
+            "          reason: kept for fraud investigations\n    retention:\n      access_log",
+        )
+    )
+    declarations = tmp_path / "declarations.yml"
+    declarations.write_text(text_, encoding="utf-8")
+    (tmp_path / "dataset.yml").write_text(
+        (FIXTURE / "dataset.yml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    for url in _database(tmp_path, backend, "TIMESTAMP"):
+        for logs in _runtime(settings, url, declarations, monkeypatch):
+            logs.add([(1, "a@example.com", "192.0.2.77", 120)])
+            assert rows_done(logs.sweep()) == {"deleted": 0, "anonymized": 1}
+            assert logs.rows() == {1: (None, "192.0.2.77")}  # the email goes, the IP stays
