@@ -64,10 +64,11 @@ class Measure:
 def _apart(side: str, *args: Any) -> Measure:
     """Run one side in a fresh interpreter (``retention_sides``): its peak memory is its own."""
     root = Path(__file__).resolve().parent.parent
+    path = os.environ.get("PYTHONPATH", "")
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.retention_sides", side, json.dumps(args)],
         cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), path]))},
         capture_output=True,
         text=True,
         check=False,
