@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from tutela.domain.subjects import ERASED, iso
 from tutela.services import mail, vault
 from tutela.services.context import Context
 from tutela.services.decisions import ALL
-from tutela.services.ports import AbstractUnitOfWork, PolicyVersion, SubjectRecord
+from tutela.services.ports import AbstractUnitOfWork, PolicyVersion
 
 NOTICE_KIND = "policy_change"
 BATCH = 200
@@ -272,17 +272,6 @@ def show(ctx: Context, who: Principal, version: int) -> dict[str, Any]:
 # --- notices ---------------------------------------------------------------------------
 
 
-def _pages(ctx: Context, tenant: str) -> Iterator[list[tuple[SubjectRecord, list[str]]]]:
-    after: tuple[int, str] | None = None
-    while True:
-        with ctx.uow(read_only=True) as uow:
-            page = uow.subjects.page(tenant, after, BATCH)
-        if not page:
-            return
-        after = (page[-1][0].created_at, page[-1][0].id)
-        yield page
-
-
 def notify(
     ctx: Context, who: Principal, version: int, *, composer: Composer | None = None
 ) -> dict[str, int]:
@@ -307,7 +296,7 @@ def notify(
     for tenant in tenant_ids:
         acting = Principal(tenant, who.scopes, who.actor)
         tenant_counts = dict.fromkeys(counts, 0)
-        for page in _pages(ctx, tenant):
+        for page in vault.pages(ctx, tenant, BATCH):
             with ctx.uow() as uow:
                 live = [(r, names) for r, names in page if r.status != ERASED]
                 deciders = (

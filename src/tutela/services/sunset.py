@@ -155,17 +155,6 @@ def _message(ctx: Context, tenant_name: str | None, language: str) -> tuple[str,
     return mail_texts.closing(language, name, tenant_name, contact)
 
 
-def _pages(ctx: Context, tenant: str) -> Iterator[list[tuple[SubjectRecord, list[str]]]]:
-    after: tuple[int, str] | None = None
-    while True:
-        with ctx.uow(read_only=True) as uow:
-            page = uow.subjects.page(tenant, after, BATCH)
-        if not page:
-            return
-        after = (page[-1][0].created_at, page[-1][0].id)
-        yield page
-
-
 def notify(ctx: Context, who: Principal, webhooks: AbstractWebhooks) -> dict[str, Any]:
     tenant = who.tenant_id
     with ctx.uow(read_only=True) as uow:
@@ -173,7 +162,7 @@ def notify(ctx: Context, who: Principal, webhooks: AbstractWebhooks) -> dict[str
     tenant_name = found[1] if found is not None and tenant != "default" else None
     default = str(getattr(ctx.declarations, "default_language", "en"))
     messages: dict[str, tuple[str, str]] = {}
-    for page in _pages(ctx, tenant):
+    for page in vault.pages(ctx, tenant, BATCH):
         with ctx.uow() as uow:
             told = uow.sunsets.items(tenant, NOTICE, [r.id for r, _ in page])
             now = ctx.clock()
@@ -308,7 +297,7 @@ def _post(
 def erase(ctx: Context, who: Principal, webhooks: AbstractWebhooks) -> dict[str, Any]:
     tenant = who.tenant_id
     connectors = ctx.connectors() if ctx.connectors is not None else []
-    for page in _pages(ctx, tenant):
+    for page in vault.pages(ctx, tenant, BATCH):
         ids = [r.id for r, _ in page]
         with ctx.uow(read_only=True) as uow:
             done = uow.sunsets.items(tenant, ERASURE, ids)
@@ -422,7 +411,7 @@ def _dataset_hold(
 def shred(ctx: Context, who: Principal, webhooks: AbstractWebhooks) -> dict[str, Any]:
     """Delete any data key still held for an erased subject of the tenant."""
     removed = 0
-    for page in _pages(ctx, who.tenant_id):
+    for page in vault.pages(ctx, who.tenant_id, BATCH):
         for record, _names in page:
             if record.status == ERASED and ctx.keys.delete(record.id):
                 removed += 1

@@ -8,7 +8,7 @@ a transaction opens so no database lock is held while hashing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from tutela.domain import identities
@@ -343,6 +343,19 @@ class _NoCipher(AbstractCipher):
 
 
 _NO_CIPHER = _NoCipher()
+
+
+def pages(ctx: Context, tenant: str, batch: int) -> Iterator[list[tuple[SubjectRecord, list[str]]]]:
+    """Every subject of a tenant with its field names, ``batch`` at a time in registration
+    order, each page read in a short transaction of its own (nothing decrypted)."""
+    after: tuple[int, str] | None = None
+    while True:
+        with ctx.uow(read_only=True) as uow:
+            page = uow.subjects.page(tenant, after, batch)
+        if not page:
+            return
+        after = (page[-1][0].created_at, page[-1][0].id)
+        yield page
 
 
 def list_page(ctx: Context, who: Principal, cursor: str | None, limit: int) -> SubjectPage:
