@@ -16,7 +16,13 @@ import pytest
 import uvicorn
 
 from tests.conftest import DESKTOP, SmtpSink, free_port, make_settings
-from tests.e2e.test_privacy_center_browser import CHROMIUM, SHOTS, TIMEOUT, new_page
+from tests.e2e.test_privacy_center_browser import (
+    CHROMIUM,
+    SHOTS,
+    TIMEOUT,
+    launched_chromium,
+    new_page,
+)
 from tutela.bootstrap import Runtime, initialize, open_runtime
 from tutela.domain.access import Principal
 from tutela.entrypoints.api import create_app
@@ -125,17 +131,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     """Debian's Chromium, launched as the privacy-center tests launch it."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-background-networking"],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    yield from launched_chromium()
 
 
 def check(page: Any, name: str, language: str) -> None:

@@ -87,8 +87,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         sink.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def launched_chromium() -> Iterator[Any]:
+    """Debian's Chromium under Playwright, headless, never a downloaded browser."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -100,6 +100,11 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from launched_chromium()
 
 
 def new_page(browser: Any, language: str = "en", **options: Any) -> Any:
