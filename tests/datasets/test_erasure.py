@@ -18,13 +18,14 @@ from tutela.domain.erasure import (
     Rules,
     Strategy,
     changes,
+    collection_levels,
     decide,
     keyed_hash,
     placeholder,
     plan_collection,
     value_fits,
 )
-from tutela.domain.traversal import RowId, RowLink
+from tutela.domain.traversal import FieldRef, Link, RowId, RowLink
 
 KEY = b"k" * 32
 
@@ -197,7 +198,7 @@ def erasures(draw: st.DrawFn) -> dict[str, Any]:
         if rows
         else {}
     )
-    return {"plans": plans, "rows": rows, "links": links, "outside": outside}
+    return {"plans": plans, "rows": rows, "links": links, "outside": outside, "targets": targets}
 
 
 @settings(max_examples=300, deadline=None)
@@ -223,6 +224,44 @@ def test_decisions_never_leave_a_dangling_link_nor_touch_a_key(case: dict[str, A
             assert not intact, f"{link.child} still points at deleted {link.parent}"
             if link.child not in cyclic:
                 assert level_of[link.child] < level_of[link.parent]
+
+
+@settings(max_examples=300, deadline=None)
+@given(erasures())
+def test_whole_collections_in_order_decide_as_rows_one_by_one(case: dict[str, Any]) -> None:
+    plans, rows, links = case["plans"], case["rows"], case["links"]
+    schema_links = [
+        Link(FieldRef(name, f"to_{target}"), FieldRef(target, "id"))
+        for name, targets in case["targets"].items()
+        for target in targets
+    ]
+    levels = collection_levels(NAMES, schema_links, [])
+    assert (levels is None) == _has_cycle(case["targets"])
+    if levels is None:  # rows of a collection may point at its own: ordered one by one
+        return
+    rules = Rules(hash_key=KEY)
+    by_rows = decide(plans, rows, links, rules, outside=case["outside"])
+    by_collections = decide(
+        plans, rows, links, rules, outside=case["outside"], collection_levels=levels
+    )
+    assert {d.row: d for level in by_collections.levels for d in level} == {
+        d.row: d for level in by_rows.levels for d in level
+    }
+    level_of = {name: i for i, level in enumerate(levels) for name in level}
+    for link in schema_links:
+        assert level_of[link.child.collection] < level_of[link.parent.collection]
+
+
+def _has_cycle(targets: dict[str, list[str]]) -> bool:
+    """Whether following links from some collection leads back to it."""
+
+    def reaches(start: str, goal: str, seen: frozenset[str]) -> bool:
+        return any(
+            nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt}))
+            for nxt in targets[start]
+        )
+
+    return any(reaches(name, name, frozenset()) for name in targets)
 
 
 def test_erase_after_orders_whole_collections() -> None:

@@ -25,7 +25,7 @@ from sqlalchemy import (
     select,
 )
 
-from tutela.adapters.connectors.sql_reading import compile_shape
+from tutela.adapters.connectors.sql_reading import Driver, compile_shape
 
 PG_URL = os.environ.get("TUTELA_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
@@ -86,12 +86,8 @@ def test_typed_values_and_locks_match_sqlalchemy(engine: Engine, lock: bool) -> 
     with engine.begin() as conn:
         expected = [dict(row) for row in conn.execute(statement, lists).mappings()]
         shape = compile_shape(statement, conn.dialect, lists)
-        params = {
-            f"{name}_{n}": value
-            for name, values in lists.items()
-            for n, value in enumerate(values, start=1)
-        }
-        found = shape.run(conn, params)
+        with Driver.of(conn) as driver:
+            found = shape.run(driver, [v for values in lists.values() for v in values])
     assert ("FOR UPDATE" in shape.sql) == (lock and engine.dialect.name == "postgresql")
     key = lambda row: row["id"]  # noqa: E731
     assert sorted(found, key=key) == sorted(expected, key=key)

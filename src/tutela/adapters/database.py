@@ -82,9 +82,9 @@ def _sqlite_engine(database: str | None, url: str) -> Engine:
     def _on_begin(conn: Any) -> None:
         # Tutela transactions write (at least their audit entry): take the write lock up
         # front so two writers queue instead of failing on lock upgrade. Pure reads opt out.
-        if conn.get_execution_options().get(READ_ONLY):
-            conn.exec_driver_sql("BEGIN")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Sent on the driver's connection: a statement through SQLAlchemy would cost as
+        # much as a short transaction's own work.
+        read_only = conn.get_execution_options().get(READ_ONLY)
+        conn.connection.driver_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine

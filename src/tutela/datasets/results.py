@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 #: identity type (``email``, ``phone_number`` …) -> the subject's value(s)
@@ -32,46 +33,71 @@ class FoundValue:
 FoundRow = Mapping[str, FoundValue]
 
 
+#: per collection, the fields an access returns, each with its data categories
+FieldCategories = Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]
+
+
 @dataclass(frozen=True)
 class AccessResult:
-    """Rows connected to the identities, per collection in the order they were queried."""
+    """Rows connected to the identities, per collection in the order they were queried.
+
+    ``found`` holds the rows as read (they may hold more columns than the dataset
+    declares, such as keys); ``fields`` says which of their fields the result shows.
+    """
 
     dataset: str
-    collections: Mapping[str, tuple[FoundRow, ...]]
+    found: Mapping[str, Sequence[Mapping[str, object]]]
+    fields: FieldCategories
     #: collections no identity field or reference leads to
     unreachable: tuple[str, ...] = ()
+
+    @cached_property
+    def collections(self) -> Mapping[str, tuple[FoundRow, ...]]:
+        """Each row's declared fields, with their values and data categories."""
+        return {
+            name: tuple(
+                {field: FoundValue(row[field], categories) for field, categories in fields}
+                for row in rows
+            )
+            for name, rows in self.found.items()
+            if (fields := self.fields.get(name, ())) is not None
+        }
 
     def rows(self, collection: str) -> tuple[FoundRow, ...]:
         return self.collections.get(collection, ())
 
     @property
     def row_count(self) -> int:
-        return sum(len(rows) for rows in self.collections.values())
+        return sum(len(rows) for rows in self.found.values())
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON data: ``{"dataset", "collections": {name: [{field: {"value",
         "categories"}}]}, "unreachable"}``; dates in ISO 8601, bytes in base64."""
+        plain = _PLAIN
         return {
             "dataset": self.dataset,
             "collections": {
                 name: [
                     {
                         field: {
-                            "value": jsonable(found.value),
-                            "categories": list(found.categories),
+                            "value": v if type(v := row[field]) in plain else jsonable(v),
+                            "categories": list(categories),
                         }
-                        for field, found in row.items()
+                        for field, categories in self.fields.get(name, ())
                     }
                     for row in rows
                 ]
-                for name, rows in self.collections.items()
+                for name, rows in self.found.items()
             },
             "unreachable": list(self.unreachable),
         }
 
 
+_PLAIN = frozenset({type(None), bool, int, float, str})
+
+
 def jsonable(value: object) -> object:
-    if value is None or isinstance(value, bool | int | float | str):
+    if type(value) in _PLAIN or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, datetime | date | time):
         return value.isoformat()

@@ -30,9 +30,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import cached_property
 from typing import Literal, get_args
 
-from tutela.domain.traversal import RowId, RowLink, children_first
+from tutela.domain.traversal import Link, Ordering, RowId, RowLink, children_first
 
 Strategy = Literal["delete", "null", "redact", "hash", "generalize"]
 #: Strictest first: a field with several categories gets the strictest of their strategies.
@@ -207,23 +208,38 @@ class CollectionPlan:
     fields: tuple[FieldPlan, ...]
     problems: tuple[PlanProblem, ...]
 
-    @property
+    @cached_property
     def deletes_rows(self) -> bool:
         """Rows are deleted: a field says ``delete`` and nothing in the row must stay."""
         return self.wants_delete and not self.keeps_rows
 
-    @property
+    @cached_property
     def wants_delete(self) -> bool:
         """A field says ``delete`` (the row may still have to stay)."""
         return any(f.strategy == "delete" for f in self.fields)
 
-    @property
+    @cached_property
     def keeps_rows(self) -> bool:
         """Rows hold exempt or read-only data, so they are never deleted."""
         return any(f.kept is not None and f.kept != f.key for f in self.fields)
 
     def field(self, name: str) -> FieldPlan | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    @cached_property
+    def kept_whatever_the_values(self) -> tuple[tuple[str, str, str, str | None], ...]:
+        """Personal fields a row that stays keeps, whatever its values: ``(field,
+        collection.field, why, until)``."""
+        out: list[tuple[str, str, str, str | None]] = []
+        for plan in self.fields:
+            if not plan.personal:
+                continue
+            reason = plan.kept or plan.key
+            if reason is None and plan.links and plan.column.nullable is False:
+                reason = f"points at {', '.join(plan.links)} and cannot be NULL"
+            if reason is not None:
+                out.append((plan.name, f"{self.collection}.{plan.name}", reason, plan.until))
+        return tuple(out)
 
 
 def plan_collection(collection: str, specs: Iterable[FieldSpec], rules: Rules) -> CollectionPlan:
@@ -488,6 +504,7 @@ def decide(
     *,
     outside: Mapping[RowId, str] | None = None,
     erase_after: Iterable[tuple[str, str]] = (),
+    collection_levels: Iterable[Iterable[str]] | None = None,
 ) -> Steps:
     """What happens to each row, children first.
 
@@ -495,15 +512,30 @@ def decide(
     shared with other subjects) stays untouched. A row that a field wants deleted stays when
     one of its children stays with its link intact.
     ``erase_after`` pairs ``(first, then)`` put all rows of ``first`` before those of ``then``.
+    ``collection_levels`` (from :func:`collection_levels`, when the collections' links and
+    ``erase_after`` have no cycle) orders whole collections instead of single rows.
     """
     outside = outside or {}
     link_list = list(links)
     children: dict[RowId, list[RowLink]] = {}
     for link in link_list:
         children.setdefault(link.parent, []).append(link)
-    pairs: list[tuple[RowId, RowId]] = [(link.child, link.parent) for link in link_list]
-    barriers = _barriers(rows, erase_after, pairs)
-    ordering = children_first([*rows, *barriers], pairs)
+    barriers: set[RowId] = set()
+    if collection_levels is not None:
+        by_collection: dict[str, list[RowId]] = {}
+        for row_id in rows:
+            by_collection.setdefault(row_id[0], []).append(row_id)
+        ordering = Ordering(
+            tuple(
+                tuple(r for name in level for r in by_collection.get(name, ()))
+                for level in collection_levels
+            ),
+            (),
+        )
+    else:
+        pairs: list[tuple[RowId, RowId]] = [(link.child, link.parent) for link in link_list]
+        barriers = _barriers(rows, erase_after, pairs)
+        ordering = children_first([*rows, *barriers], pairs)
     decided: dict[RowId, Decision] = {}
     levels: list[tuple[Decision, ...]] = []
     for level in ordering.levels:
@@ -532,6 +564,20 @@ def decide(
             levels.append(tuple(step))
     cycles = tuple(tuple(r for r in cycle if r not in barriers) for cycle in ordering.cycles)
     return Steps(tuple(levels), cycles)
+
+
+def collection_levels(
+    collections: Iterable[str], links: Iterable[Link], erase_after: Iterable[tuple[str, str]]
+) -> tuple[tuple[str, ...], ...] | None:
+    """Collections children first, when no collection's rows can point at rows of its own
+    collection, directly or round a cycle; ``None`` when some can (rows are then ordered
+    one by one)."""
+    pairs = [(link.child.collection, link.parent.collection) for link in links]
+    pairs += list(erase_after)
+    if any(first == then for first, then in pairs):
+        return None
+    ordering = children_first(collections, pairs)
+    return None if ordering.cycles else ordering.levels
 
 
 def _label(link: RowLink) -> str:

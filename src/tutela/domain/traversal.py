@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 N = TypeVar("N", bound=Hashable)
 
@@ -68,6 +68,16 @@ class Graph:
     after: tuple[tuple[str, str], ...] = ()
 
     @cached_property
+    def flows(self) -> dict[str, tuple[tuple[str, tuple[str, str]], ...]]:
+        """:attr:`edges_from` as ``(source field, (target collection, target field))``."""
+        return {
+            name: tuple(
+                (edge.source.field, (edge.target.collection, edge.target.field)) for edge in edges
+            )
+            for name, edges in self.edges_from.items()
+        }
+
+    @cached_property
     def edges_from(self) -> dict[str, tuple[Edge, ...]]:
         out: dict[str, list[Edge]] = {}
         for edge in self.edges:
@@ -101,8 +111,7 @@ class Graph:
 RowId = tuple[str, Hashable]
 
 
-@dataclass(frozen=True)
-class RowLink:
+class RowLink(NamedTuple):
     """Row ``child`` points at row ``parent`` through the child's field ``field``."""
 
     child: RowId
@@ -116,6 +125,10 @@ class AccessPlan:
 
     order: tuple[str, ...]
     unreachable: tuple[str, ...]
+
+    @cached_property
+    def rank(self) -> dict[str, int]:
+        return {name: index for index, name in enumerate(self.order)}
 
 
 def access_plan(graph: Graph, identity_names: Iterable[str]) -> AccessPlan:
@@ -146,6 +159,9 @@ class Reached:
     fetches: int = 0
 
 
+_NOTHING: frozenset[Hashable] = frozenset()
+
+
 def traverse(
     graph: Graph,
     seeds: Mapping[str, Iterable[Hashable]],
@@ -154,54 +170,71 @@ def traverse(
 ) -> Reached:
     """Every row connected to the identity values ``seeds`` (identity type -> values)."""
     plan = graph.access_plan(name for name, values in seeds.items() if values)
-    rank = {name: index for index, name in enumerate(plan.order)}
+    rank = plan.rank
+    flows = graph.flows
+    # collection -> field -> values to look for; (collection, field) -> values looked for
     pending: dict[str, dict[str, set[Hashable]]] = {}
-    asked: dict[FieldRef, set[Hashable]] = {}
+    asked: dict[tuple[str, str], set[Hashable]] = {}
     for name, values in seeds.items():
         for ref in graph.identities.get(name, ()):
             pending.setdefault(ref.collection, {}).setdefault(ref.field, set()).update(values)
     result = Reached(rows={}, keys={}, plan=plan)
     seen: dict[str, set[Hashable]] = {}
     while pending:
-        collection = min(pending, key=rank.__getitem__)
-        wanted = pending.pop(collection)
-        query: dict[str, frozenset[Hashable]] = {}
-        for name, values in wanted.items():
-            done = asked.setdefault(FieldRef(collection, name), set())
-            fresh = frozenset(values - done)
-            done.update(fresh)
-            if fresh:
-                query[name] = fresh
+        if len(pending) == 1:
+            collection = next(iter(pending))
+        else:
+            collection = min(pending, key=rank.__getitem__)
+        query = _fresh(collection, pending.pop(collection), asked)
         if not query:
             continue
         result.fetches += 1
         known = seen.setdefault(collection, set())
+        rows = result.rows.setdefault(collection, [])
+        keys = result.keys.setdefault(collection, [])
+        onward = flows.get(collection, ())
         for row in fetch(collection, query):
             key = row_key(collection, row)
             if key in known:
                 continue
             known.add(key)
-            result.rows.setdefault(collection, []).append(row)
-            result.keys.setdefault(collection, []).append(key)
-            _propagate(graph, collection, row, pending, asked)
+            rows.append(row)
+            keys.append(key)
+            for source, target in onward:
+                value = row.get(source)
+                if value is None:
+                    continue
+                try:
+                    if value in asked.get(target, _NOTHING):
+                        continue
+                    waiting = pending.get(target[0])
+                    if waiting is None:
+                        pending[target[0]] = {target[1]: {value}}
+                    elif (held := waiting.get(target[1])) is None:
+                        waiting[target[1]] = {value}
+                    else:
+                        held.add(value)
+                except TypeError:  # unhashable: cannot select rows by it
+                    continue
+    result.rows = {name: rows for name, rows in result.rows.items() if rows}
+    result.keys = {name: keys for name, keys in result.keys.items() if keys}
     return result
 
 
-def _propagate(
-    graph: Graph,
+def _fresh(
     collection: str,
-    row: Row,
-    pending: dict[str, dict[str, set[Hashable]]],
-    asked: dict[FieldRef, set[Hashable]],
-) -> None:
-    for edge in graph.edges_from.get(collection, ()):
-        value = row.get(edge.source.field)
-        if value is None or not isinstance(value, Hashable):
-            continue
-        if value in asked.get(edge.target, ()):
-            continue
-        target = edge.target
-        pending.setdefault(target.collection, {}).setdefault(target.field, set()).add(value)
+    wanted: Mapping[str, set[Hashable]],
+    asked: dict[tuple[str, str], set[Hashable]],
+) -> dict[str, frozenset[Hashable]]:
+    """The values of ``wanted`` not looked for yet, now marked as looked for."""
+    query: dict[str, frozenset[Hashable]] = {}
+    for name, values in wanted.items():
+        done = asked.setdefault((collection, name), set())
+        fresh = frozenset(values - done) if done else frozenset(values)
+        if fresh:
+            done.update(fresh)
+            query[name] = fresh
+    return query
 
 
 def row_links(links: Iterable[Link], reached: Reached) -> list[RowLink]:
@@ -212,14 +245,14 @@ def row_links(links: Iterable[Link], reached: Reached) -> list[RowLink]:
         parent_rows = reached.rows.get(link.parent.collection, ())
         for row, key in zip(parent_rows, reached.keys.get(link.parent.collection, ()), strict=True):
             value = row.get(link.parent.field)
-            if value is not None and isinstance(value, Hashable):
+            if value is not None and _hashable(value):
                 parents.setdefault(value, []).append((link.parent.collection, key))
         if not parents:
             continue
         child_rows = reached.rows.get(link.child.collection, ())
         for row, key in zip(child_rows, reached.keys.get(link.child.collection, ()), strict=True):
             value = row.get(link.child.field)
-            if value is None or not isinstance(value, Hashable):
+            if value is None or not _hashable(value):
                 continue
             child: RowId = (link.child.collection, key)
             out.extend(
@@ -228,6 +261,14 @@ def row_links(links: Iterable[Link], reached: Reached) -> list[RowLink]:
                 if parent != child
             )
     return out
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ rows it should.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from tutela.adapters.connectors.sql_reading import BATCH_SIZE, Reader
+from tutela.adapters.connectors.sql_reading import BATCH_SIZE, Driver, Reader
 from tutela.adapters.connectors.sql_schema import Schema, reflect
 from tutela.adapters.connectors.sql_writing import Writer
 from tutela.adapters.database import READ_ONLY, make_engine
@@ -37,7 +38,6 @@ from tutela.datasets.results import (
     AccessResult,
     CollectionErasure,
     ErasureResult,
-    FoundValue,
     Identities,
     Kept,
     RectificationResult,
@@ -49,11 +49,12 @@ from tutela.domain.erasure import (
     Decision,
     PlanProblem,
     Steps,
+    collection_levels,
     decide,
     value_fits,
 )
 from tutela.domain.errors import ConfigurationError, InvalidInput
-from tutela.domain.traversal import Graph, Link, Reached, RowId, row_links, traverse
+from tutela.domain.traversal import FieldRef, Graph, Link, Reached, RowId, row_links, traverse
 
 if TYPE_CHECKING:
     from tutela.adapters.connectors.sql_retention import SqlRetention
@@ -70,6 +71,11 @@ class _Prepared:
     reader: Reader
     locking_reader: Reader
     writer: Writer
+    #: per collection, the fields an access returns and their categories
+    found: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]
+    erase_after: list[tuple[str, str]]
+    #: whole collections children first, when their links allow (see ``decide``)
+    collection_levels: tuple[tuple[str, ...], ...] | None
 
 
 class SqlConnector(AbstractConnector):
@@ -182,16 +188,30 @@ class SqlConnector(AbstractConnector):
         keys = {name: frozenset(pk) for name, pk in schema.primary_keys.items()}
         reader = Reader(schema, self._fields, batch_size=self.batch_size)
         locking = self.engine.dialect.name != "sqlite"
+        plans = self._plans(schema.columns)
+        found = {
+            name: tuple(
+                (field.name, field.categories)
+                for field in plan.fields
+                if field.name in reader.selected.get(name, ())
+            )
+            for name, plan in plans.items()
+        }
+        graph = build_graph(self.dataset, keys)
+        after = erase_after(self.dataset)
         return _Prepared(
             schema=schema,
-            graph=build_graph(self.dataset, keys),
-            plans=self._plans(schema.columns),
+            graph=graph,
+            plans=plans,
             problems=self.check_live(schema.columns),
             reader=reader,
             locking_reader=Reader(schema, self._fields, lock=locking, batch_size=self.batch_size),
             writer=Writer(
                 schema.tables, reader.key_columns, schema.primary_keys, batch_size=self.batch_size
             ),
+            found=found,
+            erase_after=after,
+            collection_levels=collection_levels(graph.collections, graph.links, after),
         )
 
     # -- requests -------------------------------------------------------------------------
@@ -200,22 +220,13 @@ class SqlConnector(AbstractConnector):
         ready = self._prepared
 
         def read(_: _Progress) -> Reached:
-            with self._reading() as connection:
-                return self._traverse(connection, ready.graph, ready.reader, identities)
+            with self._read_driver() as driver:
+                return self._traverse(driver, ready.graph, ready.reader, identities)
 
         reached = _retrying(read, always=True)
-        collections = {
-            name: tuple(
-                {
-                    field.name: FoundValue(row.get(field.name), field.categories)
-                    for field in ready.plans[name].fields
-                    if field.name in row
-                }
-                for row in rows
-            )
-            for name, rows in reached.rows.items()
-        }
-        return AccessResult(self.dataset.fides_key, collections, reached.plan.unreachable)
+        return AccessResult(
+            self.dataset.fides_key, reached.rows, ready.found, reached.plan.unreachable
+        )
 
     def erase(self, identities: Identities) -> ErasureResult:
         ready = self._prepared
@@ -224,20 +235,21 @@ class SqlConnector(AbstractConnector):
         graph, plans = ready.graph, ready.plans
 
         def run(progress: _Progress) -> tuple[Steps, dict[RowId, Mapping[str, object]], Counts]:
-            with self.engine.begin() as connection:
+            with self.engine.begin() as connection, Driver.of(connection) as driver:
                 reader = ready.locking_reader
-                reached = self._traverse(connection, graph, reader, identities, progress)
+                reached = self._traverse(driver, graph, reader, identities, progress)
                 rows = _rows_by_id(reached)
-                outside = _outside_pins(connection, ready.reader, graph, plans, reached)
+                outside = _outside_pins(driver, ready.reader, graph, plans, reached)
                 steps = decide(
                     plans,
                     rows,
                     row_links(graph.links, reached),
                     self.rules,
                     outside=outside,
-                    erase_after=erase_after(self.dataset),
+                    erase_after=ready.erase_after,
+                    collection_levels=ready.collection_levels,
                 )
-                return steps, rows, _apply(connection, ready.writer, steps)
+                return steps, rows, _apply(driver, ready.writer, steps)
 
         steps, rows, counts = _retrying(run)
         return ErasureResult(self.dataset.fides_key, _summary(steps, plans, rows, counts))
@@ -252,12 +264,12 @@ class SqlConnector(AbstractConnector):
 
         def run(progress: _Progress) -> dict[str, int]:
             updated: dict[str, int] = {}
-            with self.engine.begin() as connection:
+            with self.engine.begin() as connection, Driver.of(connection) as driver:
                 reader = ready.locking_reader
-                reached = self._traverse(connection, ready.graph, reader, identities, progress)
+                reached = self._traverse(driver, ready.graph, reader, identities, progress)
                 for collection, values in targets.items():
                     rows = [(_key(key), values) for key in reached.keys.get(collection, [])]
-                    count = ready.writer.update(connection, collection, rows) if rows else 0
+                    count = ready.writer.update(driver, collection, rows) if rows else 0
                     for field in values:
                         updated[f"{collection}.{field}"] = count
             return updated
@@ -295,9 +307,34 @@ class SqlConnector(AbstractConnector):
         connection.execution_options(**{READ_ONLY: True})
         return connection
 
+    @contextmanager
+    def _read_driver(self) -> Iterator[Driver]:
+        """A driver for one read, in one snapshot. Taken straight from the pool when no
+        listener watches the engine's statements: a SQLAlchemy connection around it would
+        cost as much as the whole read on SQLite."""
+        engine = self.engine
+        if engine.dispatch.before_cursor_execute:
+            with self._reading() as connection, Driver.of(connection) as driver:
+                self._snapshot(driver)
+                yield driver
+            return
+        pooled = engine.raw_connection()
+        try:  # returned to the pool rolled back, which ends the read
+            with Driver(pooled, engine.dialect) as driver:
+                self._snapshot(driver)
+                yield driver
+        finally:
+            pooled.close()
+
+    def _snapshot(self, driver: Driver) -> None:
+        # PostgreSQL's driver opens the transaction with the first statement; SQLite's
+        # connections run in autocommit until told otherwise.
+        if self.engine.dialect.name == "sqlite":
+            driver.execute("BEGIN", ())
+
     def _traverse(
         self,
-        connection: Connection,
+        driver: Driver,
         graph: Graph,
         reader: Reader,
         identities: Identities,
@@ -306,7 +343,7 @@ class SqlConnector(AbstractConnector):
         def fetch(
             collection: str, wanted: Mapping[str, frozenset[Hashable]]
         ) -> list[dict[str, object]]:
-            rows = reader.fetch(connection, collection, wanted)
+            rows = reader.fetch(driver, collection, wanted)
             if progress is not None:
                 progress.started = True
             return rows
@@ -390,7 +427,7 @@ def _rows_by_id(reached: Reached) -> dict[RowId, Mapping[str, object]]:
 
 
 def _outside_pins(
-    connection: Connection,
+    driver: Driver,
     reader: Reader,
     graph: Graph,
     plans: Mapping[str, CollectionPlan],
@@ -402,34 +439,75 @@ def _outside_pins(
     Only links the traversal did not follow from parent to child need a query: where it
     did, every child row holding a reached parent's value was read (and locked) in this
     transaction, so no row outside the request points at a reached parent through it.
+    A parent value is held outside the request when more child rows hold it than the
+    request reached; the links to one parent field are counted in one statement.
     """
-    pins: dict[RowId, str] = {}
+    asked: dict[FieldRef, list[Link]] = {}
     for link in graph.links:
-        parent, child = link.parent, link.child
-        if link in graph.followed_links or child.collection not in reader.selected:
+        if link in graph.followed_links or link.child.collection not in reader.selected:
             continue
-        if not any(f.personal for f in plans[parent.collection].fields):
+        if not any(f.personal for f in plans[link.parent.collection].fields):
             continue  # nothing personal to protect in a shared row
-        parent_rows = reached.rows.get(parent.collection, [])
-        values = frozenset(
-            v for row in parent_rows if isinstance(v := row.get(parent.field), Hashable)
-        ) - {None}
+        asked.setdefault(link.parent, []).append(link)
+    held: dict[Link, set[Hashable]] = {}
+    for parent, links in asked.items():
+        values = {
+            v
+            for row in reached.rows.get(parent.collection, ())
+            if (v := row.get(parent.field)) is not None and _is_hashable(v)
+        }
         if not values:
             continue
-        inside = set(reached.keys.get(child.collection, ()))
-        pointed = {
-            value
-            for key, value in reader.pointing(connection, child.collection, child.field, values)
-            if key not in inside
-        }
-        reason = f"referenced by {child} of rows outside this request"
-        for row, key in zip(parent_rows, reached.keys[parent.collection], strict=True):
+        for group in _same_type(reader, links):
+            fields = [(link.child.collection, link.child.field) for link in group]
+            counts = reader.holding(driver, fields, values)
+            for position, link in enumerate(group):
+                inside = Counter(
+                    row.get(link.child.field) for row in reached.rows.get(link.child.collection, ())
+                )
+                held[link] = {
+                    value
+                    for (at, value), rows in counts.items()
+                    if at == position and rows > inside[value]
+                }
+    pins: dict[RowId, str] = {}
+    for link in graph.links:  # the first link in the dataset's order names the reason
+        pointed = held.get(link)
+        if not pointed:
+            continue
+        parent = link.parent
+        reason = f"referenced by {link.child} of rows outside this request"
+        for row, key in zip(
+            reached.rows[parent.collection], reached.keys[parent.collection], strict=True
+        ):
             if row.get(parent.field) in pointed:
                 pins.setdefault((parent.collection, key), reason)
     return pins
 
 
-def _apply(connection: Connection, writer: Writer, steps: Steps) -> Counter[tuple[str, str]]:
+def _same_type(reader: Reader, links: list[Link]) -> list[list[Link]]:
+    """Links whose child fields have one Python type (counted in one statement); a field
+    of unknown type is counted alone."""
+    groups: dict[object, list[Link]] = {}
+    for index, link in enumerate(links):
+        column = reader.schema.tables[link.child.collection].c[link.child.field]
+        try:
+            kind: object = column.type.python_type
+        except NotImplementedError:
+            kind = index
+        groups.setdefault(kind, []).append(link)
+    return list(groups.values())
+
+
+def _is_hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _apply(driver: Driver, writer: Writer, steps: Steps) -> Counter[tuple[str, str]]:
     """Run the decisions level by level; updates before deletes within a level."""
     counts: Counter[tuple[str, str]] = Counter()
     for level in steps.levels:
@@ -442,9 +520,9 @@ def _apply(connection: Connection, writer: Writer, steps: Steps) -> Counter[tupl
             elif decision.changes:
                 updates.setdefault(collection, []).append((_key(key), decision.changes))
         for collection, rows in updates.items():
-            counts[(collection, "updated")] += writer.update(connection, collection, rows)
+            counts[(collection, "updated")] += writer.update(driver, collection, rows)
         for collection, keys in deletes.items():
-            counts[(collection, "deleted")] += writer.delete(connection, collection, keys)
+            counts[(collection, "deleted")] += writer.delete(driver, collection, keys)
     return counts
 
 
@@ -486,16 +564,11 @@ def _kept(
 ) -> list[tuple[str, str, str | None]]:
     if decision.delete:
         return []
-    collection = plan.collection
     out: list[tuple[str, str, str | None]] = []
     if decision.pinned_by:
-        out.append((collection, decision.pinned_by, None))
-    for field in plan.fields:
-        if not field.personal or row.get(field.name) is None or field.name in decision.changes:
-            continue
-        reason = field.kept or field.key
-        if reason is None and field.links and field.column.nullable is False:
-            reason = f"points at {', '.join(field.links)} and cannot be NULL"
-        if reason is not None:
-            out.append((f"{collection}.{field.name}", reason, field.until))
+        out.append((plan.collection, decision.pinned_by, None))
+    changed = decision.changes
+    for name, label, reason, until in plan.kept_whatever_the_values:
+        if row.get(name) is not None and name not in changed:
+            out.append((label, reason, until))
     return out

@@ -3,9 +3,11 @@
 A statement is built with SQLAlchemy (quoting, ``FOR UPDATE`` where the database has it,
 the dialect's parameter style) and compiled once per shape — the collection, the fields
 compared and the length of each IN list — into the driver's SQL text. Executions then go
-straight to the driver's cursor of the same connection and transaction, with SQLAlchemy's
-own type processors applied to parameters and results: the rows are what SQLAlchemy would
-return, without its per-statement cost (which is most of a request's time on SQLite).
+straight to the driver (a :class:`Driver`: one cursor per request), with SQLAlchemy's own
+type processors applied to parameters and results and the engine's statement listeners
+called: the rows are what SQLAlchemy would return and its errors are raised (a dropped
+connection invalidated as SQLAlchemy does), without its per-statement cost, which is most
+of a request's time on SQLite.
 """
 
 from __future__ import annotations
@@ -14,10 +16,27 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, cast
 
-from sqlalchemy import Connection, Delete, Select, bindparam, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Delete,
+    Select,
+    Update,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from tutela.adapters.connectors.sql_schema import Schema
 
@@ -31,52 +50,137 @@ Row = dict[str, object]
 Processor = Callable[[Any], Any] | None
 
 
+class Driver:
+    """One unit of work's way to the database driver.
+
+    Wraps a pooled driver connection and, when there is one, the SQLAlchemy connection it
+    belongs to (its engine's ``before_cursor_execute`` listeners see every statement, its
+    transaction is the one statements run in). One cursor serves every statement until
+    :meth:`close`. Driver errors are raised as SQLAlchemy's (parameters hidden: they are
+    personal data); a connection the database dropped is invalidated, so the pool replaces
+    it and the error says ``connection_invalidated``.
+    """
+
+    __slots__ = ("_cursor", "_listened", "_pooled", "connection", "dialect")
+
+    def __init__(
+        self,
+        pooled: PoolProxiedConnection,
+        dialect: Dialect,
+        connection: Connection | None = None,
+    ) -> None:
+        self.connection = connection
+        self.dialect = dialect
+        self._pooled = pooled
+        self._cursor: Any = None
+        self._listened = connection is not None and bool(connection.dispatch.before_cursor_execute)
+
+    @classmethod
+    def of(cls, connection: Connection) -> Driver:
+        """The driver under a SQLAlchemy connection, inside its transaction."""
+        return cls(connection.connection, connection.dialect, connection)
+
+    def __enter__(self) -> Driver:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        cursor, self._cursor = self._cursor, None
+        if cursor is not None:
+            cursor.close()
+
+    def execute(self, sql: str, args: Sequence[object] | Mapping[str, object]) -> Any:
+        """Run one statement; the cursor holding its result."""
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self._pooled.cursor()
+        if self._listened:
+            connection = self.connection
+            for listener in connection.dispatch.before_cursor_execute:  # type: ignore[union-attr]
+                listener(connection, cursor, sql, args, None, False)
+        try:
+            cursor.execute(sql, args)
+        except self.dialect.loaded_dbapi.Error as error:
+            raise self._wrapped(error, sql, args) from error
+        return cursor
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[object] | Mapping[str, object]]) -> int:
+        """Run one statement once per parameter set; the number of rows it touched."""
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self._pooled.cursor()
+        if self._listened:
+            connection = self.connection
+            for listener in connection.dispatch.before_cursor_execute:  # type: ignore[union-attr]
+                listener(connection, cursor, sql, rows, None, True)
+        try:
+            cursor.executemany(sql, rows)
+        except self.dialect.loaded_dbapi.Error as error:
+            raise self._wrapped(error, sql, rows) from error
+        return int(cursor.rowcount)
+
+    def _wrapped(self, error: Exception, sql: str, args: Any) -> BaseException:
+        dropped = self.dialect.is_disconnect(error, self._pooled, self._cursor)  # type: ignore[arg-type]
+        if dropped:
+            self._cursor = None
+            if self.connection is not None:
+                self.connection.invalidate(error)
+            else:
+                self._pooled.invalidate(error)
+        return DBAPIError.instance(
+            sql,
+            args,
+            error,
+            self.dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=dropped,
+            dialect=self.dialect,
+        )
+
+
 @dataclass(slots=True)
 class Shape:
-    """One statement compiled to the driver's SQL for given IN-list lengths."""
+    """One statement compiled to the driver's SQL for given IN-list lengths.
+
+    Its parameters are the lists' values one after the other (``values``): for a named
+    parameter style ``names`` gives each value's name; for a positional one ``order`` the
+    value each placeholder takes, when it is not simply the given order.
+    """
 
     sql: str
-    names: tuple[str, ...] | None  # parameter order for positional styles; None: named
-    binds: dict[str, Processor]  # parameter name -> bind processor
+    names: tuple[str, ...] | None
+    order: tuple[int, ...] | None
+    binds: tuple[Processor, ...] | None  # per value; None: no value needs processing
     columns: tuple[str, ...]
     types: tuple[Any, ...]  # the selected columns' types, as the dialect implements them
     dialect: Dialect
     # result processors, chosen from the driver's column types on the first execution
     results: tuple[Processor, ...] | None = None
 
-    def _execute(self, connection: Connection, params: Mapping[str, object]) -> Any:
-        values = {
-            name: (value if (bind := self.binds.get(name)) is None else bind(value))
-            for name, value in params.items()
-        }
-        args: Sequence[object] | Mapping[str, object] = (
-            values if self.names is None else [values[name] for name in self.names]
-        )
-        cursor = connection.connection.cursor()
-        try:
-            # listeners of the engine (logging, tracing, counting) still see the statement
-            for listener in connection.dispatch.before_cursor_execute:
-                listener(connection, cursor, self.sql, args, None, False)
-            cursor.execute(self.sql, args)
-        except BaseException:
-            cursor.close()
-            raise
-        return cursor
+    def arguments(self, values: list[object]) -> Sequence[object] | Mapping[str, object]:
+        if self.binds is not None:
+            values = [v if p is None else p(v) for v, p in zip(values, self.binds, strict=True)]
+        if self.names is not None:
+            return dict(zip(self.names, values, strict=True))
+        if self.order is not None:
+            return [values[index] for index in self.order]
+        return values
 
-    def run(self, connection: Connection, params: Mapping[str, object]) -> list[Row]:
+    def run(self, driver: Driver, values: list[object]) -> list[Row]:
         """The selected rows, with the columns' result processors applied."""
-        cursor = self._execute(connection, params)
-        try:
-            if self.results is None:
-                codes = [entry[1] for entry in cursor.description or ()]
-                self.results = tuple(
-                    kind.result_processor(self.dialect, code)
-                    for kind, code in zip(self.types, codes, strict=True)
-                )
-            fetched = cursor.fetchall()
-        finally:
-            cursor.close()
-        columns, results = self.columns, self.results
+        plain = self.binds is None and self.names is None and self.order is None
+        cursor = driver.execute(self.sql, values if plain else self.arguments(values))
+        results = self.results
+        if results is None:
+            codes = [entry[1] for entry in cursor.description or ()]
+            results = self.results = tuple(
+                kind.result_processor(self.dialect, code)
+                for kind, code in zip(self.types, codes, strict=True)
+            )
+        fetched = cursor.fetchall()
+        columns = self.columns
         if not any(results):
             return [dict(zip(columns, row, strict=True)) for row in fetched]
         return [
@@ -87,13 +191,9 @@ class Shape:
             for row in fetched
         ]
 
-    def count(self, connection: Connection, params: Mapping[str, object]) -> int:
+    def count(self, driver: Driver, values: list[object]) -> int:
         """Run a DELETE or UPDATE; the number of rows it touched."""
-        cursor = self._execute(connection, params)
-        try:
-            return int(cursor.rowcount)
-        finally:
-            cursor.close()
+        return int(driver.execute(self.sql, self.arguments(values)).rowcount)
 
 
 class Shapes:
@@ -104,55 +204,88 @@ class Shapes:
         self._lock = threading.Lock()  # requests may share the connector
         self._limit = limit
 
+    def cached(self, key: tuple[object, ...]) -> Shape | None:
+        """The shape compiled for ``(*kind, *lengths)``, if it was."""
+        return self._shapes.get(key)
+
     def get(
         self,
-        connection: Connection,
+        dialect: Dialect,
         kind: tuple[object, ...],
-        statement: Select[Any] | Callable[[], Delete],
+        statement: Select[Any] | CompoundSelect[Any] | Callable[[], Delete],
         lists: Mapping[str, Sequence[object]],
-    ) -> tuple[Shape, dict[str, object]]:
-        """The compiled shape and the parameters of one execution with these IN lists.
+    ) -> tuple[Shape, list[object]]:
+        """The compiled shape and the values of one execution with these IN lists.
 
         ``statement`` is a SELECT with expanding IN lists, or a function building a DELETE
         whose IN lists hold one parameter per value, named ``{list}_{position}`` (from 1).
         """
-        key = (*kind, *(len(values) for values in lists.values()))
-        shape = self._shapes.get(key)
+        key = (*kind, *map(len, lists.values()))
+        shape = self.cached(key)
         if shape is None:
-            built = statement if isinstance(statement, Select) else statement()
-            shape = compile_shape(built, connection.dialect, lists)
+            built = statement if isinstance(statement, Select | CompoundSelect) else statement()
+            shape = compile_shape(built, dialect, lists)
             with self._lock:
                 self._shapes[key] = shape
                 if len(self._shapes) > self._limit:
                     self._shapes.popitem(last=False)
-        params = {
-            f"{name}_{position}": value
-            for name, values in lists.items()
-            for position, value in enumerate(values, start=1)
-        }
-        return shape, params
+        return shape, [value for values in lists.values() for value in values]
 
 
 def compile_shape(
-    statement: Select[Any] | Delete, dialect: Dialect, lists: Mapping[str, Sequence[object]]
+    statement: Select[Any] | CompoundSelect[Any] | Delete,
+    dialect: Dialect,
+    lists: Mapping[str, Sequence[object]],
 ) -> Shape:
     """Compile ``statement`` for IN lists of these lengths (the values are not kept)."""
-    if isinstance(statement, Select):  # expanding IN lists, rendered for these lengths
+    if isinstance(
+        statement, Select | CompoundSelect
+    ):  # expanding IN lists, rendered for these lengths
         bound = statement.params({name: list(values) for name, values in lists.items()})
         compiled = bound.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     else:  # a DML statement is built for the lengths, with a parameter per value
         compiled = statement.compile(dialect=dialect)
-    positional = dialect.paramstyle in ("qmark", "numeric", "format", "numeric_dollar")
-    names = tuple(compiled.positiontup or ()) if positional else None
-    binds: dict[str, Processor] = {}
-    for name, parameter in compiled.binds.items():
-        process = dialect.type_descriptor(parameter.type).bind_processor(dialect)
-        for position in range(1, len(lists.get(name, ())) + 1):
-            binds[f"{name}_{position}"] = process
-    selected = statement.selected_columns if isinstance(statement, Select) else ()
+    flat = [
+        (f"{name}_{position}", name)
+        for name, values in lists.items()
+        for position in range(1, len(values) + 1)
+    ]
+    selected = statement.selected_columns if not isinstance(statement, Delete) else ()
+    return _shape(compiled, dialect, flat, selected)
+
+
+def compile_dml(statement: Update, dialect: Dialect, names: Sequence[str]) -> Shape:
+    """Compile an UPDATE whose parameters are ``names``, given in that order."""
+    return _shape(statement.compile(dialect=dialect), dialect, [(n, n) for n in names], ())
+
+
+def _shape(
+    compiled: SQLCompiler,
+    dialect: Dialect,
+    flat: list[tuple[str, str]],
+    selected: Iterable[ColumnElement[Any]],
+) -> Shape:
+    """``flat``: each value's parameter name and the name of the bind it belongs to."""
+    processors: list[Processor] = []
+    for name, listed in flat:
+        parameter = compiled.binds[name] if name in compiled.binds else compiled.binds[listed]
+        processors.append(dialect.type_descriptor(parameter.type).bind_processor(dialect))
+    binds = tuple(processors) if any(processors) else None
+    names = tuple(name for name, _ in flat)
+    order: tuple[int, ...] | None = None
+    if dialect.paramstyle in ("qmark", "numeric", "format", "numeric_dollar"):
+        index = {name: position for position, name in enumerate(names)}
+        order = tuple(index[name] for name in compiled.positiontup or ())
+        if len(order) != len(names):
+            raise ValueError(f"parameters {compiled.positiontup} are not the lists' {names}")
+        ordered = order == tuple(range(len(names)))
+        names_out, order_out = None, (None if ordered else order)
+    else:
+        names_out, order_out = names, None
+    selected = tuple(selected)
     columns = tuple(str(column.key) for column in selected)
     types = tuple(dialect.type_descriptor(c.type) for c in selected)
-    return Shape(compiled.string, names, binds, columns, types, dialect)
+    return Shape(compiled.string, names_out, order_out, binds, columns, types, dialect)
 
 
 class Reader:
@@ -176,81 +309,95 @@ class Reader:
         self.lock = lock
         self.selected: dict[str, tuple[str, ...]] = {}
         self.key_columns: dict[str, tuple[str, ...]] = {}
+        self._keys: dict[str, Callable[[Mapping[str, object]], Hashable]] = {}
         for name, table in schema.tables.items():
             keys = schema.primary_keys.get(name, ())
             declared = [f for f in fields.get(name, ()) if f in table.c]
             self.selected[name] = tuple(dict.fromkeys([*declared, *keys]))
             self.key_columns[name] = keys or self.selected[name]
+            self._keys[name] = _keyer(self.key_columns[name])
         self._statements: dict[tuple[str, tuple[str, ...]], Select[Any]] = {}
-        self._pointing: dict[tuple[str, str], Select[Any]] = {}
+        self._holding: dict[tuple[tuple[str, str], ...], Select[Any] | CompoundSelect[Any]] = {}
         self._shapes = Shapes()
 
     def key(self, collection: str, row: Mapping[str, object]) -> Hashable:
-        return tuple(_hashable(row.get(column)) for column in self.key_columns[collection])
+        """The row's key: a tuple of its key columns' values (``repr`` of an unhashable)."""
+        return self._keys[collection](row)
 
     def fetch(
-        self, connection: Connection, collection: str, wanted: Mapping[str, frozenset[Hashable]]
+        self, driver: Driver, collection: str, wanted: Mapping[str, frozenset[Hashable]]
     ) -> list[Row]:
         """Rows where any of the fields equals one of its values."""
+        if len(wanted) == 1:  # the common case, with the fewest steps
+            ((name, values),) = wanted.items()
+            if 0 < len(values) <= self.batch_size:
+                shape = self._shapes.cached(("f", collection, name, len(values)))
+                if shape is not None:
+                    return shape.run(driver, list(values))
         fields = sorted(name for name, values in wanted.items() if values)
         if sum(len(wanted[name]) for name in fields) <= self.batch_size:
-            return self._run(connection, collection, fields, {n: wanted[n] for n in fields})
+            return self._run(driver, collection, fields, [wanted[name] for name in fields])
         rows: list[Row] = []
         for name in fields:
-            values = list(wanted[name])
-            for start in range(0, len(values), self.batch_size):
-                chunk = {name: frozenset(values[start : start + self.batch_size])}
-                rows.extend(self._run(connection, collection, [name], chunk))
+            listed = list(wanted[name])
+            for start in range(0, len(listed), self.batch_size):
+                chunk = listed[start : start + self.batch_size]
+                rows.extend(self._run(driver, collection, [name], [chunk]))
         return rows
 
-    def pointing(
+    def holding(
         self,
-        connection: Connection,
-        collection: str,
-        field: str,
-        values: frozenset[Hashable],
-    ) -> list[tuple[Hashable, object]]:
-        """``(row key, value of field)`` of the rows whose ``field`` holds one of ``values``;
-        only the key columns and ``field`` are read, never locked."""
-        table = self.schema.tables[collection]
-        keys = self.key_columns[collection]
-        columns = tuple(dict.fromkeys([*keys, field]))
-        statement = self._pointing.get((collection, field))
-        if statement is None:
-            statement = select(*(table.c[name] for name in columns)).where(
-                table.c[field].in_(bindparam("_in0", expanding=True))
-            )
-            self._pointing[(collection, field)] = statement
-        out: list[tuple[Hashable, object]] = []
-        ordered = list(values)
-        for start in range(0, len(ordered), self.batch_size):
-            chunk = ordered[start : start + self.batch_size]
-            for row in self._execute(
-                connection, ("p", collection, field), statement, {"_in0": chunk}
-            ):
-                out.append((self.key(collection, row), row[field]))
-        return out
+        driver: Driver,
+        fields: Sequence[tuple[str, str]],
+        values: Iterable[Hashable],
+    ) -> dict[tuple[int, Hashable], int]:
+        """How many rows of each ``(collection, field)`` hold each of ``values``, keyed by
+        the field's position in ``fields`` and the value; never locked.
 
-    def _execute(
-        self,
-        connection: Connection,
-        kind: tuple[object, ...],
-        statement: Select[Any],
-        lists: Mapping[str, Sequence[object]],
-    ) -> list[Row]:
-        shape, params = self._shapes.get(connection, kind, statement, lists)
-        return shape.run(connection, params)
+        One statement per batch of values: the fields' counts joined with ``UNION ALL``
+        (the fields must have types the database can put in one column).
+        """
+        statement = self._holding.get(tuple(fields))
+        if statement is None:
+            parts = []
+            for index, (collection, name) in enumerate(fields):
+                column = self.schema.tables[collection].c[name]
+                parts.append(
+                    select(
+                        literal_column(str(index)).label("position"),
+                        column.label("value"),
+                        func.count().label("rows"),
+                    )
+                    .where(column.in_(bindparam(f"_in{index}", expanding=True)))
+                    .group_by(column)
+                )
+            statement = union_all(*parts) if len(parts) > 1 else parts[0]
+            self._holding[tuple(fields)] = statement
+        out: dict[tuple[int, Hashable], int] = {}
+        ordered = list(values)
+        step = max(1, self.batch_size // len(fields))
+        for start in range(0, len(ordered), step):
+            chunk = ordered[start : start + step]
+            lists = {f"_in{index}": chunk for index in range(len(fields))}
+            kind = ("h", *fields)
+            shape, flat = self._shapes.get(driver.dialect, kind, statement, lists)
+            for row in shape.run(driver, flat):
+                position, value, rows = row["position"], row["value"], row["rows"]
+                out[(cast(int, position), _hashable(value))] = cast(int, rows)
+        return out
 
     def _run(
         self,
-        connection: Connection,
+        driver: Driver,
         collection: str,
         fields: list[str],
-        wanted: Mapping[str, frozenset[Hashable]],
+        lists: Sequence[Iterable[Hashable]],
     ) -> list[Row]:
         statement = self._statement(collection, tuple(fields))
-        lists = {f"_in{i}": list(wanted[name]) for i, name in enumerate(fields)}
-        return self._execute(connection, ("f", collection, *fields), statement, lists)
+        named = {f"_in{index}": list(values) for index, values in enumerate(lists)}
+        kind = ("f", collection, *fields)
+        shape, flat = self._shapes.get(driver.dialect, kind, statement, named)
+        return shape.run(driver, flat)
 
     def _statement(self, collection: str, fields: tuple[str, ...]) -> Select[Any]:
         cached = self._statements.get((collection, fields))
@@ -268,7 +415,27 @@ class Reader:
         return statement
 
 
+def _keyer(columns: tuple[str, ...]) -> Callable[[Mapping[str, object]], Hashable]:
+    """A function giving a row's key from these columns."""
+    getter = itemgetter(*columns)
+    single = len(columns) == 1
+
+    def key(row: Mapping[str, object]) -> Hashable:
+        found = (getter(row),) if single else getter(row)
+        try:
+            hash(found)
+        except TypeError:
+            return tuple(_hashable(value) for value in found)
+        return found
+
+    return key
+
+
 def _hashable(value: object) -> Hashable:
     if isinstance(value, Hashable):
+        try:
+            hash(value)
+        except TypeError:
+            return repr(value)
         return value
     return repr(value)

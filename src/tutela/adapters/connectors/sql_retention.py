@@ -48,6 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from tutela.adapters.connectors.sql_reading import Driver
 from tutela.adapters.connectors.sql_schema import kind_of
 from tutela.datasets.graph import erase_after
 from tutela.datasets.retention import (
@@ -374,10 +375,11 @@ class SqlRetention(AbstractRetentionStore):
                 after = tuple(rows[-1][name] for name in order)
                 done, deletes, updates = self._decide(target, due, rows)
                 if apply:
-                    if updates:
-                        writer.update(connection, target.name, updates)
-                    if deletes:
-                        writer.delete(connection, target.name, deletes)
+                    with Driver.of(connection) as driver:
+                        if updates:
+                            writer.update(driver, target.name, updates)
+                        if deletes:
+                            writer.delete(driver, target.name, deletes)
                     if evidence is not None and done:
                         evidence(done)
                 tally.add(done)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from functools import partial
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Delete,
     Table,
-    Update,
     and_,
     bindparam,
     delete,
@@ -24,8 +22,9 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.engine import Dialect
 
-from tutela.adapters.connectors.sql_reading import BATCH_SIZE, Shapes
+from tutela.adapters.connectors.sql_reading import BATCH_SIZE, Driver, Shape, Shapes, compile_dml
 from tutela.domain.errors import Conflict
 
 Key = tuple[Hashable, ...]
@@ -44,80 +43,82 @@ class Writer:
         self.key_columns = key_columns
         self.primary_keys = primary_keys
         self.batch_size = batch_size
-        self._deletes: dict[str, Delete] = {}
-        self._updates: dict[tuple[str, tuple[str, ...]], Update] = {}
+        self._updates: dict[tuple[str, tuple[str, ...]], Shape] = {}
         self._shapes = Shapes()
 
-    def delete(self, connection: Connection, collection: str, keys: Sequence[Key]) -> int:
+    def delete(self, driver: Driver, collection: str, keys: Sequence[Key]) -> int:
         """Delete the rows with these keys; returns how many were deleted."""
+        connection = _connection(driver)
         if not self.primary_keys.get(collection):
             return self._delete_each(connection, collection, keys)
-        statement = self._delete_statement(collection)
-        single = len(self.key_columns[collection]) == 1
         deleted = 0
-        for start in range(0, len(keys), self.batch_size):
-            chunk = keys[start : start + self.batch_size]
-            if single:  # straight to the driver, compiled once per batch length
-                lists = {"_keys": [key[0] for key in chunk]}
-                build = partial(self._delete_of_length, collection, len(chunk))
-                shape, params = self._shapes.get(connection, ("d", collection), build, lists)
-                count = shape.count(connection, params)
-            else:
-                count = connection.execute(statement, {"_keys": list(chunk)}).rowcount
+        width = len(self.key_columns[collection])
+        step = max(1, self.batch_size // width)  # parameters per statement stay in bounds
+        for start in range(0, len(keys), step):
+            chunk = keys[start : start + step]
+            # straight to the driver, compiled once per batch length
+            lists = {f"_k{i}": [key[i] for key in chunk] for i in range(width)}
+            build = partial(self._delete_of_length, collection, len(chunk))
+            shape, values = self._shapes.get(driver.dialect, ("d", collection), build, lists)
+            count = shape.count(driver, values)
             _expect(collection, "deleted", count, len(chunk))
             deleted += count
         return deleted
 
     def update(
         self,
-        connection: Connection,
+        driver: Driver,
         collection: str,
         rows: Sequence[tuple[Key, Mapping[str, object]]],
     ) -> int:
         """Set new values by key (rows with the same changed columns share a statement)."""
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        groups: dict[tuple[str, ...], list[list[object]]] = {}
         for key, values in rows:
             columns = tuple(sorted(values))
-            params = {f"_k{i}": value for i, value in enumerate(key)}
-            params.update({f"_v{i}": values[name] for i, name in enumerate(columns)})
-            groups.setdefault(columns, []).append(params)
+            groups.setdefault(columns, []).append([*(values[c] for c in columns), *key])
         updated = 0
-        for columns, params_list in groups.items():
-            statement = self._update_statement(collection, columns)
-            count = connection.execute(statement, params_list).rowcount
+        for columns, values_list in groups.items():
+            shape = self._update_shape(driver.dialect, collection, columns)
+            count = driver.executemany(shape.sql, [shape.arguments(v) for v in values_list])
             if self.primary_keys.get(collection):
-                _expect(collection, "updated", count, len(params_list))
-            updated += len(params_list)
+                _expect(collection, "updated", count, len(values_list))
+            updated += len(values_list)
         return updated
 
-    def _delete_statement(self, collection: str) -> Delete:
-        statement = self._deletes.get(collection)
-        if statement is None:
-            table = self.tables[collection]
-            columns = [table.c[name] for name in self.key_columns[collection]]
-            target = columns[0] if len(columns) == 1 else tuple_(*columns)
-            statement = delete(table).where(target.in_(bindparam("_keys", expanding=True)))
-            self._deletes[collection] = statement
-        return statement
-
     def _delete_of_length(self, collection: str, length: int) -> Delete:
-        """DELETE of ``length`` rows by a single key column, one parameter per key."""
+        """DELETE of ``length`` rows by key, one parameter per key column and row, named
+        ``_k{column}_{row}`` (rows from 1)."""
         table = self.tables[collection]
-        (column,) = (table.c[name] for name in self.key_columns[collection])
-        keys = [bindparam(f"_keys_{n}", type_=column.type) for n in range(1, length + 1)]
-        return delete(table).where(column.in_(keys))
+        columns = [table.c[name] for name in self.key_columns[collection]]
+        rows = range(1, length + 1)
+        if len(columns) == 1:
+            (column,) = columns
+            return delete(table).where(
+                column.in_([bindparam(f"_k0_{n}", type_=column.type) for n in rows])
+            )
+        keys = [
+            tuple_(*(bindparam(f"_k{i}_{n}", type_=c.type) for i, c in enumerate(columns)))
+            for n in rows
+        ]
+        return delete(table).where(tuple_(*columns).in_(keys))
 
-    def _update_statement(self, collection: str, columns: tuple[str, ...]) -> Update:
-        statement = self._updates.get((collection, columns))
-        if statement is None:
+    def _update_shape(self, dialect: Dialect, collection: str, columns: tuple[str, ...]) -> Shape:
+        """UPDATE of ``columns`` by key, compiled once; its values: the new ones in the
+        order of ``columns``, then the key's."""
+        shape = self._updates.get((collection, columns))
+        if shape is None:
             table = self.tables[collection]
             statement = (
                 update(table)
                 .where(self._key_match(collection))
                 .values({table.c[name]: bindparam(f"_v{i}") for i, name in enumerate(columns)})
             )
-            self._updates[(collection, columns)] = statement
-        return statement
+            names = [
+                *(f"_v{i}" for i in range(len(columns))),
+                *(f"_k{i}" for i in range(len(self.key_columns[collection]))),
+            ]
+            shape = self._updates[(collection, columns)] = compile_dml(statement, dialect, names)
+        return shape
 
     def _key_match(self, collection: str) -> ColumnElement[bool]:
         table = self.tables[collection]
@@ -146,6 +147,12 @@ class Writer:
                 _expect(collection, "deleted", count, 1)
             deleted += count
         return deleted
+
+
+def _connection(driver: Driver) -> Connection:
+    if driver.connection is None:
+        raise TypeError("writing needs the SQLAlchemy connection of a transaction")
+    return driver.connection
 
 
 def _expect(collection: str, what: str, count: int, expected: int) -> None:

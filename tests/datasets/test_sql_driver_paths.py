@@ -1,0 +1,106 @@
+"""The connector's statements on the driver: what listeners see, how failures surface, and
+shared rows counted in one statement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+
+from tests.datasets.conftest import Shop
+from tutela.adapters.connectors.sql_reading import Driver
+
+CUSTOMER_1 = "customer-1@example.com"
+
+
+def _json(shop: Shop, email: str, **options: Any) -> dict[str, Any]:
+    connector = shop.connector(**options)
+    try:
+        return connector.access({"email": email}).as_json()
+    finally:
+        connector.close()
+
+
+def test_listeners_see_every_statement_and_change_nothing(shop: Shop) -> None:
+    unwatched = _json(shop, CUSTOMER_1)
+    connector = shop.connector()
+    seen: list[str] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(connector.engine, "before_cursor_execute", listen)
+    try:
+        watched = connector.access({"email": CUSTOMER_1}).as_json()
+        erased = connector.erase({"email": CUSTOMER_1})
+    finally:
+        connector.close()
+    assert watched == unwatched
+    selects = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    assert any("FROM customer" in s for s in selects)
+    assert any(s.lstrip().upper().startswith("DELETE") for s in seen)
+    assert sum(c.deleted for c in erased.collections) > 0
+    assert _json(shop, CUSTOMER_1)["collections"] == {}
+
+
+def test_a_driver_error_is_sqlalchemys_and_hides_the_values(shop: Shop) -> None:
+    engine = create_engine(shop.url)
+    marker = "?" if shop.backend == "sqlite" else "%(email)s"
+    sql = f"SELECT * FROM no_such_table WHERE email = {marker}"
+    secret = "secret@example.com"
+    args: Any = [secret] if shop.backend == "sqlite" else {"email": secret}
+    try:
+        with (
+            engine.connect() as connection,
+            Driver.of(connection) as driver,
+            pytest.raises((OperationalError, ProgrammingError)) as raised,
+        ):
+            driver.execute(sql, args)
+    finally:
+        engine.dispose()
+    assert isinstance(raised.value, DBAPIError)
+    assert "no_such_table" in str(raised.value)
+    assert secret not in str(raised.value)
+    assert not raised.value.connection_invalidated
+
+
+@pytest.mark.postgres
+def test_a_connection_the_database_dropped_is_replaced_and_the_read_retried(
+    shop: Shop,
+) -> None:
+    if shop.backend != "postgres":
+        pytest.skip("PostgreSQL drops connections; SQLite has none to drop")
+    connector = shop.connector()
+    invalidated: list[object] = []
+    event.listen(connector.engine, "invalidate", lambda *args: invalidated.append(args))
+    try:
+        first = connector.access({"email": CUSTOMER_1}).as_json()
+        with connector.engine.connect() as connection:  # the pooled connection reads use
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with shop.engine.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        assert connector.access({"email": CUSTOMER_1}).as_json() == first
+        assert len(invalidated) == 1  # the dead connection was found, dropped, replaced
+    finally:
+        connector.close()
+
+
+def test_rows_held_outside_the_request_are_counted_per_field(shop: Shop) -> None:
+    connector = shop.connector()
+    try:
+        reader = connector._prepared.reader
+        fields = [("customer", "address_id"), ("orders", "shipping_address_id")]
+        with connector.engine.connect() as connection, Driver.of(connection) as driver:
+            counts = reader.holding(driver, fields, [1, 2, 9999])
+            expected = {
+                (position, value): connection.execute(
+                    text(f"SELECT count(*) FROM {table} WHERE {column} = :v"), {"v": value}
+                ).scalar()
+                for position, (table, column) in enumerate(fields)
+                for value in (1, 2, 9999)
+            }
+    finally:
+        connector.close()
+    assert counts == {key: rows for key, rows in expected.items() if rows}
