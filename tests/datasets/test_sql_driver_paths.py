@@ -104,3 +104,33 @@ def test_rows_held_outside_the_request_are_counted_per_field(shop: Shop) -> None
     finally:
         connector.close()
     assert counts == {key: rows for key, rows in expected.items() if rows}
+
+
+def test_an_erasure_that_fails_midway_changes_nothing(shop: Shop) -> None:
+    """Children go first; the customer's own row then fails to delete: every earlier
+    delete and update of the transaction is rolled back."""
+    if shop.backend == "sqlite":
+        statements = [
+            "CREATE TRIGGER refuse BEFORE DELETE ON customer "
+            "BEGIN SELECT RAISE(ABORT, 'customers are never deleted'); END"
+        ]
+    else:
+        statements = [
+            "CREATE FUNCTION refuse() RETURNS trigger AS "
+            "$$ BEGIN RAISE EXCEPTION 'customers are never deleted'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse BEFORE DELETE ON customer "
+            "FOR EACH ROW EXECUTE FUNCTION refuse()",
+        ]
+    with shop.engine.begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+    before = shop.snapshot()
+    connector = shop.connector()
+    try:
+        with pytest.raises(DBAPIError) as raised:
+            connector.erase({"email": CUSTOMER_1})
+    finally:
+        connector.close()
+    assert "customers are never deleted" in str(raised.value)
+    assert shop.snapshot() == before
+    assert _json(shop, CUSTOMER_1)["collections"]["customer"]

@@ -74,6 +74,8 @@ class _Prepared:
     #: per collection, the fields an access returns and their categories
     found: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]
     erase_after: list[tuple[str, str]]
+    #: every collection has a primary key
+    keyed: bool
     #: whole collections children first, when their links allow (see ``decide``)
     collection_levels: tuple[tuple[str, ...], ...] | None
 
@@ -211,6 +213,7 @@ class SqlConnector(AbstractConnector):
             ),
             found=found,
             erase_after=after,
+            keyed=all(schema.primary_keys.get(name) for name in schema.tables),
             collection_levels=collection_levels(graph.collections, graph.links, after),
         )
 
@@ -235,7 +238,7 @@ class SqlConnector(AbstractConnector):
         graph, plans = ready.graph, ready.plans
 
         def run(progress: _Progress) -> tuple[Steps, dict[RowId, Mapping[str, object]], Counts]:
-            with self.engine.begin() as connection, Driver.of(connection) as driver:
+            with self._write_driver() as driver:
                 reader = ready.locking_reader
                 reached = self._traverse(driver, graph, reader, identities, progress)
                 rows = _rows_by_id(reached)
@@ -264,7 +267,7 @@ class SqlConnector(AbstractConnector):
 
         def run(progress: _Progress) -> dict[str, int]:
             updated: dict[str, int] = {}
-            with self.engine.begin() as connection, Driver.of(connection) as driver:
+            with self._write_driver() as driver:
                 reader = ready.locking_reader
                 reached = self._traverse(driver, ready.graph, reader, identities, progress)
                 for collection, values in targets.items():
@@ -323,6 +326,27 @@ class SqlConnector(AbstractConnector):
             with Driver(pooled, engine.dialect) as driver:
                 self._snapshot(driver)
                 yield driver
+        finally:
+            pooled.close()
+
+    @contextmanager
+    def _write_driver(self) -> Iterator[Driver]:
+        """A driver for one transaction that writes: committed when the block ends, rolled
+        back when it raises. Straight from the pool when no listener watches the engine's
+        statements and every collection has a primary key (rows without one are deleted
+        through SQLAlchemy)."""
+        engine = self.engine
+        if engine.dispatch.before_cursor_execute or not self._prepared.keyed:
+            with engine.begin() as connection, Driver.of(connection) as driver:
+                yield driver
+            return
+        pooled = engine.raw_connection()
+        try:  # returned to the pool rolled back unless committed
+            with Driver(pooled, engine.dialect) as driver:
+                if engine.dialect.name == "sqlite":  # the write lock up front, as Tutela's own
+                    driver.execute("BEGIN IMMEDIATE", ())
+                yield driver
+                driver.commit()
         finally:
             pooled.close()
 

@@ -106,6 +106,13 @@ class Driver:
             raise self._wrapped(error, sql, args) from error
         return cursor
 
+    def commit(self) -> None:
+        """Commit the driver connection's transaction."""
+        try:
+            self._pooled.commit()
+        except self.dialect.loaded_dbapi.Error as error:
+            raise self._wrapped(error, "COMMIT", ()) from error
+
     def executemany(self, sql: str, rows: Sequence[Sequence[object] | Mapping[str, object]]) -> int:
         """Run one statement once per parameter set; the number of rows it touched."""
         cursor = self._cursor

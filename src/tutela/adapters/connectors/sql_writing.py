@@ -48,9 +48,8 @@ class Writer:
 
     def delete(self, driver: Driver, collection: str, keys: Sequence[Key]) -> int:
         """Delete the rows with these keys; returns how many were deleted."""
-        connection = _connection(driver)
         if not self.primary_keys.get(collection):
-            return self._delete_each(connection, collection, keys)
+            return self._delete_each(_connection(driver), collection, keys)
         deleted = 0
         width = len(self.key_columns[collection])
         step = max(1, self.batch_size // width)  # parameters per statement stay in bounds
