@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Hashable, Mapping
+from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine
 
+from tutela.adapters.connectors.sql import SqlConnector
 from tutela.datasets.graph import build_graph
 from tutela.datasets.models import Dataset
 from tutela.domain.traversal import (
@@ -186,3 +190,48 @@ def test_access_plan_orders_upstream_first_and_reports_unreachable() -> None:
     assert plan.order == ("customer", "orders", "product")
     assert plan.unreachable == ("audit",)
     assert access_plan(graph, ["phone_number"]).unreachable == graph.collections
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shops())
+def test_a_database_connector_reaches_exactly_the_connected_rows(
+    shop: tuple[Dataset, dict[str, list[dict[str, Any]]]],
+) -> None:
+    """The same model, through the SQL connector on SQLite: in one statement when the
+    references allow it, step by step when values go round a cycle."""
+    dataset, rows = shop
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'shop.db'}"
+        engine = create_engine(url)
+        metadata = MetaData()
+        for collection in dataset.collections:
+            Table(
+                collection.name,
+                metadata,
+                Column("id", Integer, primary_key=True),
+                Column("email", String),
+                *(Column(field, Integer) for field in FIELDS),
+            )
+        metadata.create_all(engine)
+        with engine.begin() as connection:
+            for name, table_rows in rows.items():
+                if table_rows:
+                    connection.execute(metadata.tables[name].insert(), table_rows)
+        engine.dispose()
+        connector = SqlConnector.from_url(url, dataset)
+        try:
+            result = connector.access({"email": "me"})
+            plan = connector._prepared.graph.access_plan(["email"])
+        finally:
+            connector.close()
+    got = {(name, row["id"]) for name, found in result.found.items() for row in found}
+    assert got == connected(dataset, rows)
+    for name, found in result.found.items():
+        assert len(found) == len({row["id"] for row in found}), f"duplicate rows in {name}"
+    one_pass = plan.one_pass is not None
+    event("in one statement" if one_pass else "step by step")
+    assert one_pass == all(
+        plan.rank[e.source.collection] < plan.rank[e.target.collection]
+        for e in connector._prepared.graph.edges
+        if e.source.collection in plan.rank and e.target.collection in plan.rank
+    )

@@ -120,11 +120,28 @@ class RowLink(NamedTuple):
 
 
 @dataclass(frozen=True)
+class Inflow:
+    """How rows of ``collection`` are selected: by the subject's identity values in
+    ``identities`` (identity type -> fields), or because a field equals a value of fields of
+    collections before it (field -> those fields)."""
+
+    collection: str
+    identities: tuple[tuple[str, tuple[str, ...]], ...]
+    sources: tuple[tuple[str, tuple[FieldRef, ...]], ...]
+
+
+@dataclass(frozen=True)
 class AccessPlan:
-    """Collections in the order they are queried, and those no identity reaches."""
+    """Collections in the order they are queried, and those no identity reaches.
+
+    ``one_pass``: when no value flows from a collection to itself or to one before it, each
+    collection's rows follow from those of the collections before it, in one pass (a single
+    query can then find them all); ``None`` when values go round a cycle.
+    """
 
     order: tuple[str, ...]
     unreachable: tuple[str, ...]
+    one_pass: tuple[Inflow, ...] | None = None
 
     @cached_property
     def rank(self) -> dict[str, int]:
@@ -146,7 +163,34 @@ def access_plan(graph: Graph, identity_names: Iterable[str]) -> AccessPlan:
     pairs += list(graph.after)
     levels = children_first(nodes, pairs).levels
     order = tuple(node for level in levels for node in level)
-    return AccessPlan(order, tuple(c for c in graph.collections if c not in reached))
+    unreachable = tuple(c for c in graph.collections if c not in reached)
+    return AccessPlan(order, unreachable, _one_pass(graph, frozenset(identity_names), order))
+
+
+def _one_pass(
+    graph: Graph, identity_names: frozenset[str], order: tuple[str, ...]
+) -> tuple[Inflow, ...] | None:
+    rank = {name: index for index, name in enumerate(order)}
+    sources: dict[str, dict[str, list[FieldRef]]] = {name: {} for name in order}
+    for edge in graph.edges:
+        source, target = edge.source, edge.target
+        if source.collection not in rank or target.collection not in rank:
+            continue
+        if rank[source.collection] >= rank[target.collection]:
+            return None  # values go round a cycle: the collection is queried again
+        sources[target.collection].setdefault(target.field, []).append(source)
+    identities: dict[str, dict[str, list[str]]] = {name: {} for name in order}
+    for name in sorted(identity_names):
+        for ref in graph.identities.get(name, ()):
+            identities[ref.collection].setdefault(name, []).append(ref.field)
+    return tuple(
+        Inflow(
+            name,
+            tuple((kind, tuple(fields)) for kind, fields in identities[name].items()),
+            tuple((field, tuple(refs)) for field, refs in sources[name].items()),
+        )
+        for name in order
+    )
 
 
 @dataclass

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from tutela.adapters.connectors.sql_reaching import Reaching
 from tutela.adapters.connectors.sql_reading import BATCH_SIZE, Driver, Reader
 from tutela.adapters.connectors.sql_schema import Schema, reflect
 from tutela.adapters.connectors.sql_writing import Writer
@@ -70,6 +71,8 @@ class _Prepared:
     problems: list[PlanProblem]
     reader: Reader
     locking_reader: Reader
+    #: reads a request's rows in one statement where the database allows (SQLite)
+    reaching: Reaching | None
     writer: Writer
     #: per collection, the fields an access returns and their categories
     found: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]
@@ -188,8 +191,10 @@ class SqlConnector(AbstractConnector):
         if problems:
             raise _refused("the dataset does not match the database", problems)
         keys = {name: frozenset(pk) for name, pk in schema.primary_keys.items()}
+        # SQLite has no FOR UPDATE (its transactions lock the whole database), and its
+        # columns take any type in a UNION, so a request reads all its rows in one statement
+        sqlite = self.engine.dialect.name == "sqlite"
         reader = Reader(schema, self._fields, batch_size=self.batch_size)
-        locking = self.engine.dialect.name != "sqlite"
         plans = self._plans(schema.columns)
         found = {
             name: tuple(
@@ -207,7 +212,10 @@ class SqlConnector(AbstractConnector):
             plans=plans,
             problems=self.check_live(schema.columns),
             reader=reader,
-            locking_reader=Reader(schema, self._fields, lock=locking, batch_size=self.batch_size),
+            reaching=Reaching(reader, self.engine.dialect) if sqlite else None,
+            locking_reader=reader
+            if sqlite
+            else Reader(schema, self._fields, lock=True, batch_size=self.batch_size),
             writer=Writer(
                 schema.tables, reader.key_columns, schema.primary_keys, batch_size=self.batch_size
             ),
@@ -372,7 +380,16 @@ class SqlConnector(AbstractConnector):
                 progress.started = True
             return rows
 
-        return traverse(graph, identity_values(identities), fetch, reader.key)
+        seeds = identity_values(identities)
+        reaching = self._prepared.reaching
+        if reaching is not None:
+            plan = graph.access_plan(name for name, values in seeds.items() if values)
+            reached = reaching.reach(driver, plan, seeds)
+            if reached is not None:
+                if progress is not None:
+                    progress.started = True
+                return reached
+        return traverse(graph, seeds, fetch, reader.key)
 
 
 Counts = Counter[tuple[str, str]]

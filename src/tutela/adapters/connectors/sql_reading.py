@@ -198,6 +198,10 @@ class Shape:
             for row in fetched
         ]
 
+    def tuples(self, driver: Driver, values: list[object]) -> list[tuple[Any, ...]]:
+        """The rows as the driver returns them, unprocessed."""
+        return list(driver.execute(self.sql, self.arguments(values)).fetchall())
+
     def count(self, driver: Driver, values: list[object]) -> int:
         """Run a DELETE or UPDATE; the number of rows it touched."""
         return int(driver.execute(self.sql, self.arguments(values)).rowcount)
@@ -283,7 +287,7 @@ def _shape(
     if dialect.paramstyle in ("qmark", "numeric", "format", "numeric_dollar"):
         index = {name: position for position, name in enumerate(names)}
         order = tuple(index[name] for name in compiled.positiontup or ())
-        if len(order) != len(names):
+        if set(order) != set(range(len(names))):  # a list may be used more than once
             raise ValueError(f"parameters {compiled.positiontup} are not the lists' {names}")
         ordered = order == tuple(range(len(names)))
         names_out, order_out = None, (None if ordered else order)

@@ -1,0 +1,176 @@
+"""Reading every row of a request in one statement, on SQLite.
+
+When the references let each collection's rows follow from those of the collections
+before it (:attr:`~tutela.domain.traversal.AccessPlan.one_pass`), one statement finds them
+all: a common table expression per collection, selecting its rows by the subject's
+identity values or from the rows of the expressions before it, and the rows of every
+expression returned together (``UNION ALL``, each record led by its collection's position
+and padded with NULLs — SQLite columns take any type).
+
+The statement is written out here rather than built with SQLAlchemy, because SQLite's
+planner needs it in a particular shape: one SELECT per condition (an ``OR`` holding a
+subquery can make it scan the whole table), and rows reached through a reference joined
+with ``CROSS JOIN`` from the rows already found, which SQLite always runs as the outer loop —
+so an empty set of parents costs nothing, as a skipped statement would. Names are quoted by
+the dialect, values are bound parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Dialect
+
+from tutela.domain.traversal import AccessPlan, Inflow, Reached
+
+if TYPE_CHECKING:
+    from tutela.adapters.connectors.sql_reading import Driver, Processor, Reader
+
+#: Collections read in one statement at most (SQLite joins at most 500 SELECTs by default).
+MAX_COLLECTIONS = 400
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """How a collection's rows come back: its columns, where they end in a record, their
+    result processors (None: none), the positions of its key columns, and whether that key
+    is a primary key (so no two records are the same row)."""
+
+    names: tuple[str, ...]
+    end: int
+    processors: tuple[Processor, ...] | None
+    key_at: tuple[int, ...]
+    unique: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    sql: str
+    kinds: tuple[str, ...]  # the identity type of each placeholder's list, in order
+
+
+class Reaching:
+    """The one-statement read of a reader's collections."""
+
+    def __init__(self, reader: Reader, dialect: Dialect) -> None:
+        self.reader = reader
+        self.dialect = dialect
+        self._statements: dict[tuple[object, ...], _Statement | None] = {}
+        self._layouts: dict[str, _Layout] = {}
+
+    def reach(
+        self, driver: Driver, plan: AccessPlan, seeds: Mapping[str, frozenset[Hashable]]
+    ) -> Reached | None:
+        """Every row the plan reaches from the identity values ``seeds`` (identity type ->
+        values); ``None`` when it cannot be read in one statement (values go round a
+        cycle, too many collections, a reference from a field that is not read)."""
+        if plan.one_pass is None or len(plan.order) > MAX_COLLECTIONS:
+            return None
+        lists = {kind: list(values) for kind, values in sorted(seeds.items()) if values}
+        statement = self._statement(plan.order, plan.one_pass, lists)
+        if statement is None:
+            return None
+        result = Reached(rows={}, keys={}, plan=plan, fetches=0)
+        if not plan.order:
+            return result
+        args = [value for kind in statement.kinds for value in lists[kind]]
+        fetched = driver.execute(statement.sql, args).fetchall()
+        result.fetches = 1
+        layouts = [self._layout(name) for name in plan.order]
+        rows: list[list[Mapping[str, object]]] = [[] for _ in plan.order]
+        keys: list[list[Hashable]] = [[] for _ in plan.order]
+        seen: dict[int, set[Hashable]] = {}
+        for record in fetched:
+            at = record[0]
+            layout = layouts[at]
+            values = record[1 : layout.end]
+            if layout.processors is not None:
+                values = tuple(
+                    v if p is None else p(v) for v, p in zip(values, layout.processors, strict=True)
+                )
+            key = tuple([values[i] for i in layout.key_at])
+            if not layout.unique:  # no primary key: equal rows are one
+                if key in seen.setdefault(at, set()):
+                    continue
+                seen[at].add(key)
+            rows[at].append(dict(zip(layout.names, values, strict=True)))
+            keys[at].append(key)
+        for at, name in enumerate(plan.order):
+            if rows[at]:
+                result.rows[name] = rows[at]
+                result.keys[name] = keys[at]
+        return result
+
+    def _layout(self, collection: str) -> _Layout:
+        layout = self._layouts.get(collection)
+        if layout is None:
+            reader, dialect = self.reader, self.dialect
+            table = reader.schema.tables[collection]
+            names = reader.selected[collection]
+            found = tuple(
+                dialect.type_descriptor(table.c[name].type).result_processor(dialect, None)
+                for name in names
+            )
+            layout = self._layouts[collection] = _Layout(
+                names,
+                1 + len(names),
+                found if any(found) else None,
+                tuple(names.index(name) for name in reader.key_columns[collection]),
+                bool(reader.schema.primary_keys.get(collection)),
+            )
+        return layout
+
+    def _statement(
+        self,
+        order: tuple[str, ...],
+        inflows: tuple[Inflow, ...],
+        lists: Mapping[str, list[object]],
+    ) -> _Statement | None:
+        cache = (order, *((kind, len(values)) for kind, values in lists.items()))
+        if cache not in self._statements:
+            self._statements[cache] = self._write(inflows, lists)
+        return self._statements[cache]
+
+    def _write(
+        self, inflows: tuple[Inflow, ...], lists: Mapping[str, list[object]]
+    ) -> _Statement | None:
+        """The statement's SQL for these inflows and IN-list lengths."""
+        reader = self.reader
+        quote = self.dialect.identifier_preparer.quote
+        position = {inflow.collection: at for at, inflow in enumerate(inflows)}
+        width = max((len(reader.selected[i.collection]) for i in inflows), default=0)
+        ctes: list[str] = []
+        kinds: list[str] = []
+        parts: list[str] = []
+        for at, inflow in enumerate(inflows):
+            name = inflow.collection
+            table = self.dialect.identifier_preparer.format_table(reader.schema.tables[name])
+            columns = reader.selected[name]
+            plain = ", ".join(quote(c) for c in columns)
+            joined = ", ".join(f"t.{quote(c)}" for c in columns)
+            selects: list[str] = []
+            for kind, fields in inflow.identities:
+                marks = ", ".join("?" * len(lists.get(kind, ())))
+                for field in fields:
+                    if not marks:
+                        continue
+                    selects.append(f"SELECT {plain} FROM {table} WHERE {quote(field)} IN ({marks})")
+                    kinds.append(kind)
+            for field, refs in inflow.sources:
+                for ref in refs:
+                    if ref.field not in reader.selected[ref.collection]:
+                        return None
+                    parent = quote(f"tutela_reached_{position[ref.collection]}")
+                    selects.append(
+                        f"SELECT DISTINCT {joined} FROM {parent} CROSS JOIN {table} AS t "
+                        f"ON t.{quote(field)} = {parent}.{quote(ref.field)}"
+                    )
+            if not selects:  # nothing can select its rows (no identity value of its types)
+                selects.append(f"SELECT {plain} FROM {table} WHERE 0")
+            ctes.append(f"{quote(f'tutela_reached_{at}')} AS ({' UNION '.join(selects)})")
+            pad = "".join(", NULL" for _ in range(len(columns), width))
+            parts.append(f"SELECT {at}, {plain}{pad} FROM {quote(f'tutela_reached_{at}')}")
+        sql = f"WITH {', '.join(ctes)} {' UNION ALL '.join(parts)}"
+        return _Statement(sql, tuple(kinds))
