@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from tests.datasets.conftest import Shop
-from tutela.adapters.connectors.sql_reading import Driver
+from tutela.adapters.connectors.sql_driver import Driver
 
 CUSTOMER_1 = "customer-1@example.com"
 

@@ -25,7 +25,7 @@ from sqlalchemy import (
     select,
 )
 
-from tutela.adapters.connectors.sql_reading import Driver, compile_shape
+from tutela.adapters.connectors.sql_driver import Driver, compile_shape
 
 PG_URL = os.environ.get("TUTELA_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])

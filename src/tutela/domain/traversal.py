@@ -289,14 +289,14 @@ def row_links(links: Iterable[Link], reached: Reached) -> list[RowLink]:
         parent_rows = reached.rows.get(link.parent.collection, ())
         for row, key in zip(parent_rows, reached.keys.get(link.parent.collection, ()), strict=True):
             value = row.get(link.parent.field)
-            if value is not None and _hashable(value):
+            if value is not None and hashable(value):
                 parents.setdefault(value, []).append((link.parent.collection, key))
         if not parents:
             continue
         child_rows = reached.rows.get(link.child.collection, ())
         for row, key in zip(child_rows, reached.keys.get(link.child.collection, ()), strict=True):
             value = row.get(link.child.field)
-            if value is None or not _hashable(value):
+            if value is None or not hashable(value):
                 continue
             child: RowId = (link.child.collection, key)
             out.extend(
@@ -307,7 +307,8 @@ def row_links(links: Iterable[Link], reached: Reached) -> list[RowLink]:
     return out
 
 
-def _hashable(value: object) -> bool:
+def hashable(value: object) -> bool:
+    """Whether ``value`` can be a set member (a list or a dict read from a JSON column cannot)."""
     try:
         hash(value)
     except TypeError:

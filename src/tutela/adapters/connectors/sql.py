@@ -6,6 +6,11 @@ database as a bound parameter. Erasure runs in one transaction: it reads the sub
 (locked where the database can), decides children first what happens to each row, deletes
 and updates by key, and rolls everything back if any statement does not touch exactly the
 rows it should.
+
+The pieces: ``sql_driver`` (statements compiled once, run on the driver's cursor),
+``sql_reading`` (reads step by step in batches), ``sql_reaching`` (a request's rows in one
+statement on SQLite), ``sql_erasing`` (rows shared with other subjects, the writes level by
+level, the summary) and ``sql_writing`` (DELETE and UPDATE by key).
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from tutela.adapters.connectors.sql_driver import BATCH_SIZE, Driver
+from tutela.adapters.connectors.sql_erasing import apply, key_of, outside_pins, rows_by_id, summary
 from tutela.adapters.connectors.sql_reaching import Reaching
-from tutela.adapters.connectors.sql_reading import BATCH_SIZE, Driver, Reader
+from tutela.adapters.connectors.sql_reading import Reader
 from tutela.adapters.connectors.sql_schema import Schema, reflect
 from tutela.adapters.connectors.sql_writing import Writer
 from tutela.adapters.database import READ_ONLY, make_engine
@@ -37,17 +44,14 @@ from tutela.datasets.plans import (
 from tutela.datasets.ports import AbstractConnector
 from tutela.datasets.results import (
     AccessResult,
-    CollectionErasure,
     ErasureResult,
     Identities,
-    Kept,
     RectificationResult,
     identity_values,
 )
 from tutela.declarations.models import Erasure
 from tutela.domain.erasure import (
     CollectionPlan,
-    Decision,
     PlanProblem,
     Steps,
     collection_levels,
@@ -55,7 +59,7 @@ from tutela.domain.erasure import (
     value_fits,
 )
 from tutela.domain.errors import ConfigurationError, InvalidInput
-from tutela.domain.traversal import FieldRef, Graph, Link, Reached, RowId, row_links, traverse
+from tutela.domain.traversal import Graph, Link, Reached, RowId, row_links, traverse
 
 if TYPE_CHECKING:
     from tutela.adapters.connectors.sql_retention import SqlRetention
@@ -249,8 +253,8 @@ class SqlConnector(AbstractConnector):
             with self._write_driver() as driver:
                 reader = ready.locking_reader
                 reached = self._traverse(driver, graph, reader, identities, progress)
-                rows = _rows_by_id(reached)
-                outside = _outside_pins(driver, ready.reader, graph, plans, reached)
+                rows = rows_by_id(reached)
+                outside = outside_pins(driver, ready.reader, graph, plans, reached)
                 steps = decide(
                     plans,
                     rows,
@@ -260,10 +264,10 @@ class SqlConnector(AbstractConnector):
                     erase_after=ready.erase_after,
                     collection_levels=ready.collection_levels,
                 )
-                return steps, rows, _apply(driver, ready.writer, steps)
+                return steps, rows, apply(driver, ready.writer, steps)
 
         steps, rows, counts = _retrying(run)
-        return ErasureResult(self.dataset.fides_key, _summary(steps, plans, rows, counts))
+        return ErasureResult(self.dataset.fides_key, summary(steps, plans, rows, counts))
 
     def rectify(self, identities: Identities, changes: Mapping[str, object]) -> RectificationResult:
         ready = self._prepared
@@ -279,7 +283,7 @@ class SqlConnector(AbstractConnector):
                 reader = ready.locking_reader
                 reached = self._traverse(driver, ready.graph, reader, identities, progress)
                 for collection, values in targets.items():
-                    rows = [(_key(key), values) for key in reached.keys.get(collection, [])]
+                    rows = [(key_of(key), values) for key in reached.keys.get(collection, [])]
                     count = ready.writer.update(driver, collection, rows) if rows else 0
                     for field in values:
                         updated[f"{collection}.{field}"] = count
@@ -453,163 +457,3 @@ def _check_correction(
             f"{name}: the new value does not fit the column ({target.column.kind}{length})",
             details={"field": name},
         )
-
-
-def _key(key: Hashable) -> tuple[Hashable, ...]:
-    return key if isinstance(key, tuple) else (key,)
-
-
-def _rows_by_id(reached: Reached) -> dict[RowId, Mapping[str, object]]:
-    return {
-        (collection, key): row
-        for collection, rows in reached.rows.items()
-        for row, key in zip(rows, reached.keys[collection], strict=True)
-    }
-
-
-def _outside_pins(
-    driver: Driver,
-    reader: Reader,
-    graph: Graph,
-    plans: Mapping[str, CollectionPlan],
-    reached: Reached,
-) -> dict[RowId, str]:
-    """Reached rows that rows outside the request point at: they are shared with other
-    subjects and stay untouched, whatever the strategy of their fields.
-
-    Only links the traversal did not follow from parent to child need a query: where it
-    did, every child row holding a reached parent's value was read (and locked) in this
-    transaction, so no row outside the request points at a reached parent through it.
-    A parent value is held outside the request when more child rows hold it than the
-    request reached; the links to one parent field are counted in one statement.
-    """
-    asked: dict[FieldRef, list[Link]] = {}
-    for link in graph.links:
-        if link in graph.followed_links or link.child.collection not in reader.selected:
-            continue
-        if not any(f.personal for f in plans[link.parent.collection].fields):
-            continue  # nothing personal to protect in a shared row
-        asked.setdefault(link.parent, []).append(link)
-    held: dict[Link, set[Hashable]] = {}
-    for parent, links in asked.items():
-        values = {
-            v
-            for row in reached.rows.get(parent.collection, ())
-            if (v := row.get(parent.field)) is not None and _is_hashable(v)
-        }
-        if not values:
-            continue
-        for group in _same_type(reader, links):
-            fields = [(link.child.collection, link.child.field) for link in group]
-            counts = reader.holding(driver, fields, values)
-            for position, link in enumerate(group):
-                inside = Counter(
-                    row.get(link.child.field) for row in reached.rows.get(link.child.collection, ())
-                )
-                held[link] = {
-                    value
-                    for (at, value), rows in counts.items()
-                    if at == position and rows > inside[value]
-                }
-    pins: dict[RowId, str] = {}
-    for link in graph.links:  # the first link in the dataset's order names the reason
-        pointed = held.get(link)
-        if not pointed:
-            continue
-        parent = link.parent
-        reason = f"referenced by {link.child} of rows outside this request"
-        for row, key in zip(
-            reached.rows[parent.collection], reached.keys[parent.collection], strict=True
-        ):
-            if row.get(parent.field) in pointed:
-                pins.setdefault((parent.collection, key), reason)
-    return pins
-
-
-def _same_type(reader: Reader, links: list[Link]) -> list[list[Link]]:
-    """Links whose child fields have one Python type (counted in one statement); a field
-    of unknown type is counted alone."""
-    groups: dict[object, list[Link]] = {}
-    for index, link in enumerate(links):
-        column = reader.schema.tables[link.child.collection].c[link.child.field]
-        try:
-            kind: object = column.type.python_type
-        except NotImplementedError:
-            kind = index
-        groups.setdefault(kind, []).append(link)
-    return list(groups.values())
-
-
-def _is_hashable(value: object) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
-
-
-def _apply(driver: Driver, writer: Writer, steps: Steps) -> Counter[tuple[str, str]]:
-    """Run the decisions level by level; updates before deletes within a level."""
-    counts: Counter[tuple[str, str]] = Counter()
-    for level in steps.levels:
-        updates: dict[str, list[tuple[tuple[Hashable, ...], Mapping[str, object]]]] = {}
-        deletes: dict[str, list[tuple[Hashable, ...]]] = {}
-        for decision in level:
-            collection, key = decision.row
-            if decision.delete:
-                deletes.setdefault(collection, []).append(_key(key))
-            elif decision.changes:
-                updates.setdefault(collection, []).append((_key(key), decision.changes))
-        for collection, rows in updates.items():
-            counts[(collection, "updated")] += writer.update(driver, collection, rows)
-        for collection, keys in deletes.items():
-            counts[(collection, "deleted")] += writer.delete(driver, collection, keys)
-    return counts
-
-
-def _summary(
-    steps: Steps,
-    plans: Mapping[str, CollectionPlan],
-    rows: Mapping[RowId, Mapping[str, object]],
-    counts: Counter[tuple[str, str]],
-) -> tuple[CollectionErasure, ...]:
-    order: list[str] = []
-    reached: Counter[str] = Counter()
-    kept: dict[str, Counter[tuple[str, str, str | None]]] = {}
-    for level in steps.levels:
-        for decision in level:
-            collection = decision.row[0]
-            if collection not in reached:
-                order.append(collection)
-            reached[collection] += 1
-            tally = kept.setdefault(collection, Counter())
-            for item in _kept(decision, plans[collection], rows[decision.row]):
-                tally[item] += 1
-    return tuple(
-        CollectionErasure(
-            collection=name,
-            reached=reached[name],
-            deleted=counts[(name, "deleted")],
-            updated=counts[(name, "updated")],
-            kept=tuple(
-                Kept(field, reason, number, until)
-                for (field, reason, until), number in kept[name].items()
-            ),
-        )
-        for name in order
-    )
-
-
-def _kept(
-    decision: Decision, plan: CollectionPlan, row: Mapping[str, object]
-) -> list[tuple[str, str, str | None]]:
-    if decision.delete:
-        return []
-    out: list[tuple[str, str, str | None]] = []
-    if decision.pinned_by:
-        out.append((plan.collection, decision.pinned_by, None))
-    changed = decision.changes
-    for name, label, reason, until in plan.kept_whatever_the_values:
-        if row.get(name) is not None and name not in changed:
-            out.append((label, reason, until))
-    return out

@@ -26,7 +26,8 @@ from sqlalchemy.engine import Dialect
 from tutela.domain.traversal import AccessPlan, Inflow, Reached
 
 if TYPE_CHECKING:
-    from tutela.adapters.connectors.sql_reading import Driver, Processor, Reader
+    from tutela.adapters.connectors.sql_driver import Driver, Processor
+    from tutela.adapters.connectors.sql_reading import Reader
 
 #: Collections read in one statement at most (SQLite joins at most 500 SELECTs by default).
 MAX_COLLECTIONS = 400

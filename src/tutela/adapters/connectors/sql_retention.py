@@ -48,7 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from tutela.adapters.connectors.sql_reading import Driver
+from tutela.adapters.connectors.sql_driver import Driver
 from tutela.adapters.connectors.sql_schema import kind_of
 from tutela.datasets.graph import erase_after
 from tutela.datasets.retention import (

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
-from tutela.adapters.connectors.sql_reading import BATCH_SIZE, Driver, Shape, Shapes, compile_dml
+from tutela.adapters.connectors.sql_driver import BATCH_SIZE, Driver, Shape, Shapes, compile_dml
 from tutela.domain.errors import Conflict
 
 Key = tuple[Hashable, ...]

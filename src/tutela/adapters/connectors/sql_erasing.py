@@ -1,0 +1,167 @@
+"""An erasure's steps in a database: the rows shared with other subjects, the writes level
+by level, and the summary of what was erased and kept."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Mapping
+
+from tutela.adapters.connectors.sql_driver import Driver
+from tutela.adapters.connectors.sql_reading import Reader
+from tutela.adapters.connectors.sql_writing import Writer
+from tutela.datasets.results import CollectionErasure, Kept
+from tutela.domain.erasure import CollectionPlan, Decision, Steps
+from tutela.domain.traversal import FieldRef, Graph, Link, Reached, RowId, hashable
+
+
+def key_of(key: Hashable) -> tuple[Hashable, ...]:
+    """A row key as the writer takes it: a tuple of its columns' values."""
+    return key if isinstance(key, tuple) else (key,)
+
+
+def rows_by_id(reached: Reached) -> dict[RowId, Mapping[str, object]]:
+    return {
+        (collection, key): row
+        for collection, rows in reached.rows.items()
+        for row, key in zip(rows, reached.keys[collection], strict=True)
+    }
+
+
+def outside_pins(
+    driver: Driver,
+    reader: Reader,
+    graph: Graph,
+    plans: Mapping[str, CollectionPlan],
+    reached: Reached,
+) -> dict[RowId, str]:
+    """Reached rows that rows outside the request point at: they are shared with other
+    subjects and stay untouched, whatever the strategy of their fields.
+
+    Only links the traversal did not follow from parent to child need a query: where it
+    did, every child row holding a reached parent's value was read (and locked) in this
+    transaction, so no row outside the request points at a reached parent through it.
+    A parent value is held outside the request when more child rows hold it than the
+    request reached; the links to one parent field are counted in one statement.
+    """
+    asked: dict[FieldRef, list[Link]] = {}
+    for link in graph.links:
+        if link in graph.followed_links or link.child.collection not in reader.selected:
+            continue
+        if not any(f.personal for f in plans[link.parent.collection].fields):
+            continue  # nothing personal to protect in a shared row
+        asked.setdefault(link.parent, []).append(link)
+    held: dict[Link, set[Hashable]] = {}
+    for parent, links in asked.items():
+        values = {
+            v
+            for row in reached.rows.get(parent.collection, ())
+            if (v := row.get(parent.field)) is not None and hashable(v)
+        }
+        if not values:
+            continue
+        for group in _same_type(reader, links):
+            fields = [(link.child.collection, link.child.field) for link in group]
+            counts = reader.holding(driver, fields, values)
+            for position, link in enumerate(group):
+                inside = Counter(
+                    row.get(link.child.field) for row in reached.rows.get(link.child.collection, ())
+                )
+                held[link] = {
+                    value
+                    for (at, value), rows in counts.items()
+                    if at == position and rows > inside[value]
+                }
+    pins: dict[RowId, str] = {}
+    for link in graph.links:  # the first link in the dataset's order names the reason
+        pointed = held.get(link)
+        if not pointed:
+            continue
+        parent = link.parent
+        reason = f"referenced by {link.child} of rows outside this request"
+        for row, key in zip(
+            reached.rows[parent.collection], reached.keys[parent.collection], strict=True
+        ):
+            if row.get(parent.field) in pointed:
+                pins.setdefault((parent.collection, key), reason)
+    return pins
+
+
+def _same_type(reader: Reader, links: list[Link]) -> list[list[Link]]:
+    """Links whose child fields have one Python type (counted in one statement); a field
+    of unknown type is counted alone."""
+    groups: dict[object, list[Link]] = {}
+    for index, link in enumerate(links):
+        column = reader.schema.tables[link.child.collection].c[link.child.field]
+        try:
+            kind: object = column.type.python_type
+        except NotImplementedError:
+            kind = index
+        groups.setdefault(kind, []).append(link)
+    return list(groups.values())
+
+
+def apply(driver: Driver, writer: Writer, steps: Steps) -> Counter[tuple[str, str]]:
+    """Run the decisions level by level; updates before deletes within a level."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for level in steps.levels:
+        updates: dict[str, list[tuple[tuple[Hashable, ...], Mapping[str, object]]]] = {}
+        deletes: dict[str, list[tuple[Hashable, ...]]] = {}
+        for decision in level:
+            collection, key = decision.row
+            if decision.delete:
+                deletes.setdefault(collection, []).append(key_of(key))
+            elif decision.changes:
+                updates.setdefault(collection, []).append((key_of(key), decision.changes))
+        for collection, rows in updates.items():
+            counts[(collection, "updated")] += writer.update(driver, collection, rows)
+        for collection, keys in deletes.items():
+            counts[(collection, "deleted")] += writer.delete(driver, collection, keys)
+    return counts
+
+
+def summary(
+    steps: Steps,
+    plans: Mapping[str, CollectionPlan],
+    rows: Mapping[RowId, Mapping[str, object]],
+    counts: Counter[tuple[str, str]],
+) -> tuple[CollectionErasure, ...]:
+    order: list[str] = []
+    reached: Counter[str] = Counter()
+    kept: dict[str, Counter[tuple[str, str, str | None]]] = {}
+    for level in steps.levels:
+        for decision in level:
+            collection = decision.row[0]
+            if collection not in reached:
+                order.append(collection)
+            reached[collection] += 1
+            tally = kept.setdefault(collection, Counter())
+            for item in _kept(decision, plans[collection], rows[decision.row]):
+                tally[item] += 1
+    return tuple(
+        CollectionErasure(
+            collection=name,
+            reached=reached[name],
+            deleted=counts[(name, "deleted")],
+            updated=counts[(name, "updated")],
+            kept=tuple(
+                Kept(field, reason, number, until)
+                for (field, reason, until), number in kept[name].items()
+            ),
+        )
+        for name in order
+    )
+
+
+def _kept(
+    decision: Decision, plan: CollectionPlan, row: Mapping[str, object]
+) -> list[tuple[str, str, str | None]]:
+    if decision.delete:
+        return []
+    out: list[tuple[str, str, str | None]] = []
+    if decision.pinned_by:
+        out.append((plan.collection, decision.pinned_by, None))
+    changed = decision.changes
+    for name, label, reason, until in plan.kept_whatever_the_values:
+        if row.get(name) is not None and name not in changed:
+            out.append((label, reason, until))
+    return out
