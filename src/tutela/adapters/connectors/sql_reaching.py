@@ -17,9 +17,10 @@ the dialect, values are bound parameters.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Dialect
 
@@ -36,13 +37,13 @@ MAX_COLLECTIONS = 400
 @dataclass(frozen=True, slots=True)
 class _Layout:
     """How a collection's rows come back: its columns, where they end in a record, their
-    result processors (None: none), the positions of its key columns, and whether that key
-    is a primary key (so no two records are the same row)."""
+    result processors (None: none), its key from its values, and whether that key is a
+    primary key (so no two records are the same row)."""
 
     names: tuple[str, ...]
     end: int
     processors: tuple[Processor, ...] | None
-    key_at: tuple[int, ...]
+    key: Callable[[tuple[Any, ...]], tuple[Any, ...]]
     unique: bool
 
 
@@ -50,6 +51,14 @@ class _Layout:
 class _Statement:
     sql: str
     kinds: tuple[str, ...]  # the identity type of each placeholder's list, in order
+
+
+def _key_of(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A record's key: the values at these positions, as a tuple."""
+    if len(positions) == 1:
+        (at,) = positions
+        return lambda values: (values[at],)
+    return itemgetter(*positions)
 
 
 class Reaching:
@@ -89,14 +98,16 @@ class Reaching:
             values = record[1 : layout.end]
             if layout.processors is not None:
                 values = tuple(
-                    v if p is None else p(v) for v, p in zip(values, layout.processors, strict=True)
+                    v if p is None else p(v)
+                    for v, p in zip(values, layout.processors, strict=False)
                 )
-            key = tuple([values[i] for i in layout.key_at])
+            key = layout.key(values)
             if not layout.unique:  # no primary key: equal rows are one
                 if key in seen.setdefault(at, set()):
                     continue
                 seen[at].add(key)
-            rows[at].append(dict(zip(layout.names, values, strict=True)))
+            # the record was sliced to the names' length: no need for zip to check it
+            rows[at].append(dict(zip(layout.names, values, strict=False)))
             keys[at].append(key)
         for at, name in enumerate(plan.order):
             if rows[at]:
@@ -118,7 +129,7 @@ class Reaching:
                 names,
                 1 + len(names),
                 found if any(found) else None,
-                tuple(names.index(name) for name in reader.key_columns[collection]),
+                _key_of([names.index(name) for name in reader.key_columns[collection]]),
                 bool(reader.schema.primary_keys.get(collection)),
             )
         return layout
