@@ -70,6 +70,16 @@ class Logs:
         return retention.run(self.runtime.ctx, self.runtime.operator(), apply=apply)
 
 
+def _declared(tmp_path: Path, text: str) -> Path:
+    """The fixture's declarations changed to ``text``, beside its dataset file."""
+    declarations = tmp_path / "declarations.yml"
+    declarations.write_text(text, encoding="utf-8")
+    (tmp_path / "dataset.yml").write_text(
+        (FIXTURE / "dataset.yml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    return declarations
+
+
 def _database(tmp_path: Path, backend: str, date_type: str) -> Iterator[str]:
     ddl = TABLE.format(date_type=date_type)
     if backend == "sqlite":
@@ -186,11 +196,7 @@ def test_anonymize_keeps_the_rows_with_the_erasure_strategies_applied(
         "    erasure:\n      categories: {user.device.ip_address: generalize, "
         'user.contact.email: "null"}\n    retention:\n      access_log',
     )
-    declarations = tmp_path / "declarations.yml"
-    declarations.write_text(text_, encoding="utf-8")
-    (tmp_path / "dataset.yml").write_text(
-        (FIXTURE / "dataset.yml").read_text(encoding="utf-8"), encoding="utf-8"
-    )
+    declarations = _declared(tmp_path, text_)
     for url in _database(tmp_path, backend, "TIMESTAMP"):
         for logs in _runtime(settings, url, declarations, monkeypatch):
             logs.add([(1, "a@example.com", "192.0.2.77", 120), (2, None, "203.0.113.9", 10)])
@@ -297,11 +303,7 @@ def test_an_erasure_exemption_keeps_the_row_with_only_the_exempt_data(
             "          reason: kept for fraud investigations\n    retention:\n      access_log",
         )
     )
-    declarations = tmp_path / "declarations.yml"
-    declarations.write_text(text_, encoding="utf-8")
-    (tmp_path / "dataset.yml").write_text(
-        (FIXTURE / "dataset.yml").read_text(encoding="utf-8"), encoding="utf-8"
-    )
+    declarations = _declared(tmp_path, text_)
     for url in _database(tmp_path, backend, "TIMESTAMP"):
         for logs in _runtime(settings, url, declarations, monkeypatch):
             logs.add([(1, "a@example.com", "192.0.2.77", 120)])
