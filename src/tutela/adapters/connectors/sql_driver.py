@@ -177,10 +177,6 @@ class Shape:
             for row in fetched
         ]
 
-    def tuples(self, driver: Driver, values: list[object]) -> list[tuple[Any, ...]]:
-        """The rows as the driver returns them, unprocessed."""
-        return list(driver.execute(self.sql, self.arguments(values)).fetchall())
-
     def count(self, driver: Driver, values: list[object]) -> int:
         """Run a DELETE or UPDATE; the number of rows it touched."""
         return int(driver.execute(self.sql, self.arguments(values)).rowcount)
