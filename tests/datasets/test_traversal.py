@@ -36,7 +36,8 @@ def shops(draw: st.DrawFn) -> tuple[Dataset, dict[str, list[dict[str, Any]]]]:
     references: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for _ in range(draw(st.integers(min_value=0, max_value=8))):
         source = (draw(st.sampled_from(names)), draw(st.sampled_from(FIELDS)))
-        target = f"{draw(st.sampled_from(names))}.{draw(st.sampled_from(FIELDS))}"
+        # a reference may point at a primary key (each value selects one row there)
+        target = f"{draw(st.sampled_from(names))}.{draw(st.sampled_from((*FIELDS, 'id')))}"
         direction = draw(st.sampled_from(["to", "from", None]))
         reference = {"dataset": "shop", "field": target}
         if direction:

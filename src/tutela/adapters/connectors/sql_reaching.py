@@ -13,6 +13,13 @@ subquery can make it scan the whole table), and rows reached through a reference
 with ``CROSS JOIN`` from the rows already found, which SQLite always runs as the outer loop —
 so an empty set of parents costs nothing, as a skipped statement would. Names are quoted by
 the dialect, values are bound parameters.
+
+Removing repeated rows costs SQLite a temporary index per ``DISTINCT`` or ``UNION``, about
+as much as an indexed look-up, so the statement removes them only where a row could repeat
+and later expressions read from it. A collection's rows cannot repeat when they come from one
+SELECT over a table with a primary key, by identity values or joined on the primary key of
+rows that cannot repeat either (a customer's orders by the customer's id); the rows of a
+collection nothing reads from are told apart by their key as they are received.
 """
 
 from __future__ import annotations
@@ -51,6 +58,10 @@ class _Layout:
 class _Statement:
     sql: str
     kinds: tuple[str, ...]  # the identity type of each placeholder's list, in order
+    #: positions of the collections whose records can repeat a row (removed by key)
+    repeats: frozenset[int]
+    #: how each position's records come back
+    layouts: tuple[_Layout, ...] = ()
 
 
 def _key_of(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
@@ -88,9 +99,9 @@ class Reaching:
         args = [value for kind in statement.kinds for value in lists[kind]]
         fetched = driver.execute(statement.sql, args).fetchall()
         result.fetches = 1
-        layouts = [self._layout(name) for name in plan.order]
-        rows: list[list[Mapping[str, object]]] = [[] for _ in plan.order]
-        keys: list[list[Hashable]] = [[] for _ in plan.order]
+        layouts, repeats = statement.layouts, statement.repeats
+        rows: dict[int, list[Mapping[str, object]]] = {}
+        keys: dict[int, list[Hashable]] = {}
         seen: dict[int, set[Hashable]] = {}
         for record in fetched:
             at = record[0]
@@ -102,17 +113,21 @@ class Reaching:
                     for v, p in zip(values, layout.processors, strict=False)
                 )
             key = layout.key(values)
-            if not layout.unique:  # no primary key: equal rows are one
+            if at in repeats:  # the same row twice: once
                 if key in seen.setdefault(at, set()):
                     continue
                 seen[at].add(key)
+            found = rows.get(at)
+            if found is None:
+                found = rows[at] = []
+                keys[at] = []
             # the record was sliced to the names' length: no need for zip to check it
-            rows[at].append(dict(zip(layout.names, values, strict=False)))
+            found.append(dict(zip(layout.names, values, strict=False)))
             keys[at].append(key)
-        for at, name in enumerate(plan.order):
-            if rows[at]:
-                result.rows[name] = rows[at]
-                result.keys[name] = keys[at]
+        order = plan.order
+        for at in sorted(rows):
+            result.rows[order[at]] = rows[at]
+            result.keys[order[at]] = keys[at]
         return result
 
     def _layout(self, collection: str) -> _Layout:
@@ -142,7 +157,13 @@ class Reaching:
     ) -> _Statement | None:
         cache = (order, *((kind, len(values)) for kind, values in lists.items()))
         if cache not in self._statements:
-            self._statements[cache] = self._write(inflows, lists)
+            written = self._write(inflows, lists)
+            if written is not None:
+                layouts = tuple(self._layout(name) for name in order)
+                # without a primary key, equal records are one row wherever they come from
+                repeats = written.repeats | {at for at, lay in enumerate(layouts) if not lay.unique}
+                written = _Statement(written.sql, written.kinds, frozenset(repeats), layouts)
+            self._statements[cache] = written
         return self._statements[cache]
 
     def _write(
@@ -150,39 +171,63 @@ class Reaching:
     ) -> _Statement | None:
         """The statement's SQL for these inflows and IN-list lengths."""
         reader = self.reader
+        keys = reader.schema.primary_keys
         quote = self.dialect.identifier_preparer.quote
         position = {inflow.collection: at for at, inflow in enumerate(inflows)}
+        read_from = {
+            position[ref.collection] for i in inflows for _, refs in i.sources for ref in refs
+        }
         width = max((len(reader.selected[i.collection]) for i in inflows), default=0)
         ctes: list[str] = []
         kinds: list[str] = []
         parts: list[str] = []
+        distinct: list[bool] = []  # per expression: no row in it twice
+        repeats: set[int] = set()
         for at, inflow in enumerate(inflows):
             name = inflow.collection
             table = self.dialect.identifier_preparer.format_table(reader.schema.tables[name])
             columns = reader.selected[name]
             plain = ", ".join(quote(c) for c in columns)
             joined = ", ".join(f"t.{quote(c)}" for c in columns)
-            selects: list[str] = []
+            selects: list[tuple[str, str]] = []  # (columns, the rest), without SELECT
+            once = True  # every select gives each row at most once
             for kind, fields in inflow.identities:
                 marks = ", ".join("?" * len(lists.get(kind, ())))
                 for field in fields:
                     if not marks:
                         continue
-                    selects.append(f"SELECT {plain} FROM {table} WHERE {quote(field)} IN ({marks})")
+                    selects.append((plain, f"FROM {table} WHERE {quote(field)} IN ({marks})"))
                     kinds.append(kind)
             for field, refs in inflow.sources:
                 for ref in refs:
                     if ref.field not in reader.selected[ref.collection]:
                         return None
-                    parent = quote(f"tutela_reached_{position[ref.collection]}")
+                    parent_at = position[ref.collection]
+                    parent = quote(f"tutela_reached_{parent_at}")
                     selects.append(
-                        f"SELECT DISTINCT {joined} FROM {parent} CROSS JOIN {table} AS t "
-                        f"ON t.{quote(field)} = {parent}.{quote(ref.field)}"
+                        (
+                            joined,
+                            f"FROM {parent} CROSS JOIN {table} AS t "
+                            f"ON t.{quote(field)} = {parent}.{quote(ref.field)}",
+                        )
                     )
+                    # one parent row per value: its key, in an expression without repeats
+                    once = once and distinct[parent_at] and keys.get(ref.collection) == (ref.field,)
             if not selects:  # nothing can select its rows (no identity value of its types)
-                selects.append(f"SELECT {plain} FROM {table} WHERE 0")
-            ctes.append(f"{quote(f'tutela_reached_{at}')} AS ({' UNION '.join(selects)})")
+                selects.append((plain, f"FROM {table} WHERE 0"))
+            unique = bool(keys.get(name)) and once and len(selects) == 1
+            if unique or at not in read_from:
+                body = " UNION ALL ".join(f"SELECT {c} {rest}" for c, rest in selects)
+                if not unique:
+                    repeats.add(at)
+            elif len(selects) > 1:  # rows read by later expressions: repeats removed here
+                body = " UNION ".join(f"SELECT {c} {rest}" for c, rest in selects)
+            else:
+                ((chosen, rest),) = selects
+                body = f"SELECT DISTINCT {chosen} {rest}"
+            distinct.append(unique or at in read_from)
+            ctes.append(f"{quote(f'tutela_reached_{at}')} AS ({body})")
             pad = "".join(", NULL" for _ in range(len(columns), width))
             parts.append(f"SELECT {at}, {plain}{pad} FROM {quote(f'tutela_reached_{at}')}")
         sql = f"WITH {', '.join(ctes)} {' UNION ALL '.join(parts)}"
-        return _Statement(sql, tuple(kinds))
+        return _Statement(sql, tuple(kinds), frozenset(repeats))
