@@ -227,6 +227,18 @@ class CollectionPlan:
         return next((f for f in self.fields if f.name == name), None)
 
     @cached_property
+    def changeable(self) -> tuple[FieldPlan, ...]:
+        """Fields erasure may change in a row that stays: those with a strategy, except
+        keys and links that cannot be NULL (rewritten, they would point elsewhere)."""
+        return tuple(
+            f
+            for f in self.fields
+            if f.strategy is not None
+            and f.role != "key"
+            and not (f.role == "link" and f.column.nullable is False)
+        )
+
+    @cached_property
     def kept_whatever_the_values(self) -> tuple[tuple[str, str, str, str | None], ...]:
         """Personal fields a row that stays keeps, whatever its values: ``(field,
         collection.field, why, until)``."""
@@ -436,13 +448,9 @@ def changes(
 ) -> dict[str, object]:
     """New values for the fields of a row that stays; fields already empty are left."""
     out: dict[str, object] = {}
-    for field_plan in plan.fields:
-        if field_plan.strategy is None or field_plan.role == "key":
-            continue
+    for field_plan in plan.changeable:
         if field_plan.strategy == "delete" and not fallback:
             continue
-        if field_plan.role == "link" and field_plan.column.nullable is False:
-            continue  # a link that cannot be NULL stays: rewritten, it would point elsewhere
         old = row.get(field_plan.name)
         if old is None:
             continue
@@ -551,10 +559,11 @@ def decide(
                 decided[row_id] = decision
                 step.append(decision)
                 continue
-            pin = next(
-                (_label(link) for link in children.get(row_id, ()) if _holds(decided, link)),
-                None,
-            )
+            pin = None
+            if plan.wants_delete and row_id in children:  # a child that stays keeps it
+                pin = next(
+                    (_label(link) for link in children[row_id] if _holds(decided, link)), None
+                )
             delete = plan.deletes_rows and pin is None
             change = {} if delete else changes(plan, rows[row_id], rules, fallback=True)
             decision = Decision(row_id, delete, change, pin if plan.wants_delete else None)

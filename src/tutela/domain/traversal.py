@@ -284,31 +284,38 @@ def _fresh(
 def row_links(links: Iterable[Link], reached: Reached) -> list[RowLink]:
     """Links between reached rows: a child row whose field holds a reached parent's key."""
     out: list[RowLink] = []
+    rows, keys = reached.rows, reached.keys
     for link in links:
+        if link.child.collection not in rows:
+            continue
         parents: dict[Hashable, list[RowId]] = {}
-        parent_rows = reached.rows.get(link.parent.collection, ())
-        for row, key in zip(parent_rows, reached.keys.get(link.parent.collection, ()), strict=True):
-            value = row.get(link.parent.field)
+        collection, field = link.parent.collection, link.parent.field
+        for row, key in zip(rows.get(collection, ()), keys.get(collection, ()), strict=True):
+            value = row.get(field)
             if value is not None and hashable(value):
-                parents.setdefault(value, []).append((link.parent.collection, key))
+                parents.setdefault(value, []).append((collection, key))
         if not parents:
             continue
-        child_rows = reached.rows.get(link.child.collection, ())
-        for row, key in zip(child_rows, reached.keys.get(link.child.collection, ()), strict=True):
-            value = row.get(link.child.field)
+        collection, field = link.child.collection, link.child.field
+        for row, key in zip(rows[collection], keys[collection], strict=True):
+            value = row.get(field)
             if value is None or not hashable(value):
                 continue
-            child: RowId = (link.child.collection, key)
-            out.extend(
-                RowLink(child, parent, link.child.field)
-                for parent in parents.get(value, ())
-                if parent != child
-            )
+            found = parents.get(value)
+            if found:
+                child: RowId = (collection, key)
+                out.extend(RowLink(child, parent, field) for parent in found if parent != child)
     return out
+
+
+#: Types whose values are always hashable (most keys): no need to try.
+_HASHABLE = frozenset({int, str, bytes, float, bool})
 
 
 def hashable(value: object) -> bool:
     """Whether ``value`` can be a set member (a list or a dict read from a JSON column cannot)."""
+    if type(value) in _HASHABLE:
+        return True
     try:
         hash(value)
     except TypeError:

@@ -26,7 +26,14 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from tutela.adapters.connectors.sql_driver import BATCH_SIZE, Driver
-from tutela.adapters.connectors.sql_erasing import apply, key_of, outside_pins, rows_by_id, summary
+from tutela.adapters.connectors.sql_erasing import (
+    SharedLinks,
+    apply,
+    key_of,
+    outside_pins,
+    rows_by_id,
+    summary,
+)
 from tutela.adapters.connectors.sql_reaching import Reaching
 from tutela.adapters.connectors.sql_reading import Reader
 from tutela.adapters.connectors.sql_schema import Schema, reflect
@@ -85,6 +92,8 @@ class _Prepared:
     keyed: bool
     #: whole collections children first, when their links allow (see ``decide``)
     collection_levels: tuple[tuple[str, ...], ...] | None
+    #: the links along which reached rows may be shared with other subjects' rows
+    shared: SharedLinks
 
 
 class SqlConnector(AbstractConnector):
@@ -227,6 +236,7 @@ class SqlConnector(AbstractConnector):
             erase_after=after,
             keyed=all(schema.primary_keys.get(name) for name in schema.tables),
             collection_levels=collection_levels(graph.collections, graph.links, after),
+            shared=SharedLinks.of(reader, graph, plans),
         )
 
     # -- requests -------------------------------------------------------------------------
@@ -254,7 +264,7 @@ class SqlConnector(AbstractConnector):
                 reader = ready.locking_reader
                 reached = self._traverse(driver, graph, reader, identities, progress)
                 rows = rows_by_id(reached)
-                outside = outside_pins(driver, ready.reader, graph, plans, reached)
+                outside = outside_pins(driver, ready.reader, ready.shared, reached)
                 steps = decide(
                     plans,
                     rows,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 
 from tutela.adapters.connectors.sql_driver import Driver
 from tutela.adapters.connectors.sql_reading import Reader
@@ -27,31 +28,45 @@ def rows_by_id(reached: Reached) -> dict[RowId, Mapping[str, object]]:
     }
 
 
+@dataclass(frozen=True)
+class SharedLinks:
+    """The links whose parent rows may be shared with rows outside a request, grouped by
+    parent field and, within one, into lists whose child fields one statement can count."""
+
+    groups: tuple[tuple[FieldRef, tuple[tuple[Link, ...], ...]], ...]
+    #: every link of the dataset, in its order (the first names a shared row's reason)
+    links: tuple[Link, ...]
+
+    @classmethod
+    def of(cls, reader: Reader, graph: Graph, plans: Mapping[str, CollectionPlan]) -> SharedLinks:
+        """Only links the traversal did not follow from parent to child need a query:
+        where it did, every child row holding a reached parent's value was read (and
+        locked) in the request's transaction, so no row outside it points there."""
+        asked: dict[FieldRef, list[Link]] = {}
+        for link in graph.links:
+            if link in graph.followed_links or link.child.collection not in reader.selected:
+                continue
+            if not any(f.personal for f in plans[link.parent.collection].fields):
+                continue  # nothing personal to protect in a shared row
+            asked.setdefault(link.parent, []).append(link)
+        groups = tuple(
+            (parent, tuple(tuple(group) for group in _same_type(reader, links)))
+            for parent, links in asked.items()
+        )
+        return cls(groups, tuple(graph.links))
+
+
 def outside_pins(
-    driver: Driver,
-    reader: Reader,
-    graph: Graph,
-    plans: Mapping[str, CollectionPlan],
-    reached: Reached,
+    driver: Driver, reader: Reader, shared: SharedLinks, reached: Reached
 ) -> dict[RowId, str]:
     """Reached rows that rows outside the request point at: they are shared with other
     subjects and stay untouched, whatever the strategy of their fields.
 
-    Only links the traversal did not follow from parent to child need a query: where it
-    did, every child row holding a reached parent's value was read (and locked) in this
-    transaction, so no row outside the request points at a reached parent through it.
     A parent value is held outside the request when more child rows hold it than the
     request reached; the links to one parent field are counted in one statement.
     """
-    asked: dict[FieldRef, list[Link]] = {}
-    for link in graph.links:
-        if link in graph.followed_links or link.child.collection not in reader.selected:
-            continue
-        if not any(f.personal for f in plans[link.parent.collection].fields):
-            continue  # nothing personal to protect in a shared row
-        asked.setdefault(link.parent, []).append(link)
     held: dict[Link, set[Hashable]] = {}
-    for parent, links in asked.items():
+    for parent, groups in shared.groups:
         values = {
             v
             for row in reached.rows.get(parent.collection, ())
@@ -59,7 +74,7 @@ def outside_pins(
         }
         if not values:
             continue
-        for group in _same_type(reader, links):
+        for group in groups:
             fields = [(link.child.collection, link.child.field) for link in group]
             counts = reader.holding(driver, fields, values)
             for position, link in enumerate(group):
@@ -72,7 +87,9 @@ def outside_pins(
                     if at == position and rows > inside[value]
                 }
     pins: dict[RowId, str] = {}
-    for link in graph.links:  # the first link in the dataset's order names the reason
+    if not any(held.values()):
+        return pins
+    for link in shared.links:  # the first link in the dataset's order names the reason
         pointed = held.get(link)
         if not pointed:
             continue
@@ -131,12 +148,13 @@ def summary(
     for level in steps.levels:
         for decision in level:
             collection = decision.row[0]
-            if collection not in reached:
+            tally = kept.get(collection)
+            if tally is None:
                 order.append(collection)
+                tally = kept[collection] = Counter()
             reached[collection] += 1
-            tally = kept.setdefault(collection, Counter())
-            for item in _kept(decision, plans[collection], rows[decision.row]):
-                tally[item] += 1
+            if not decision.delete:
+                tally.update(_kept(decision, plans[collection], rows[decision.row]))
     return tuple(
         CollectionErasure(
             collection=name,
@@ -155,8 +173,7 @@ def summary(
 def _kept(
     decision: Decision, plan: CollectionPlan, row: Mapping[str, object]
 ) -> list[tuple[str, str, str | None]]:
-    if decision.delete:
-        return []
+    """What a row that stays keeps (a deleted row keeps nothing)."""
     out: list[tuple[str, str, str | None]] = []
     if decision.pinned_by:
         out.append((plan.collection, decision.pinned_by, None))
