@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import date, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from tutela.domain.erasure import (
     changes,
     collection_levels,
     decide,
+    decide_collections,
     keyed_hash,
     placeholder,
     plan_collection,
@@ -241,12 +243,18 @@ def test_whole_collections_in_order_decide_as_rows_one_by_one(case: dict[str, An
         return
     rules = Rules(hash_key=KEY)
     by_rows = decide(plans, rows, links, rules, outside=case["outside"])
-    by_collections = decide(
-        plans, rows, links, rules, outside=case["outside"], collection_levels=levels
+    per_collection: dict[str, list[dict[str, object]]] = {}
+    keys: dict[str, list[Hashable]] = {}
+    for (name, key), row in rows.items():
+        per_collection.setdefault(name, []).append(row)
+        keys.setdefault(name, []).append(key)
+    by_collections = decide_collections(
+        plans, per_collection, keys, schema_links, rules, levels, outside=case["outside"]
     )
-    assert {d.row: d for level in by_collections.levels for d in level} == {
-        d.row: d for level in by_rows.levels for d in level
-    }
+    assert by_collections.cycles == ()
+    decided = [d for level in by_collections.levels for d in level]
+    assert {d.row: d for d in decided} == {d.row: d for level in by_rows.levels for d in level}
+    assert len(decided) == len(rows)
     level_of = {name: i for i, level in enumerate(levels) for name in level}
     for link in schema_links:
         assert level_of[link.child.collection] < level_of[link.parent.collection]

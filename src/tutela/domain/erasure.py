@@ -26,14 +26,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cached_property
 from typing import Literal, get_args
 
-from tutela.domain.traversal import Link, Ordering, RowId, RowLink, children_first
+from tutela.domain.traversal import Link, RowId, RowLink, children_first, hashable
 
 Strategy = Literal["delete", "null", "redact", "hash", "generalize"]
 #: Strictest first: a field with several categories gets the strictest of their strategies.
@@ -512,7 +512,6 @@ def decide(
     *,
     outside: Mapping[RowId, str] | None = None,
     erase_after: Iterable[tuple[str, str]] = (),
-    collection_levels: Iterable[Iterable[str]] | None = None,
 ) -> Steps:
     """What happens to each row, children first.
 
@@ -520,30 +519,15 @@ def decide(
     shared with other subjects) stays untouched. A row that a field wants deleted stays when
     one of its children stays with its link intact.
     ``erase_after`` pairs ``(first, then)`` put all rows of ``first`` before those of ``then``.
-    ``collection_levels`` (from :func:`collection_levels`, when the collections' links and
-    ``erase_after`` have no cycle) orders whole collections instead of single rows.
     """
     outside = outside or {}
     link_list = list(links)
     children: dict[RowId, list[RowLink]] = {}
     for link in link_list:
         children.setdefault(link.parent, []).append(link)
-    barriers: set[RowId] = set()
-    if collection_levels is not None:
-        by_collection: dict[str, list[RowId]] = {}
-        for row_id in rows:
-            by_collection.setdefault(row_id[0], []).append(row_id)
-        ordering = Ordering(
-            tuple(
-                tuple(r for name in level for r in by_collection.get(name, ()))
-                for level in collection_levels
-            ),
-            (),
-        )
-    else:
-        pairs: list[tuple[RowId, RowId]] = [(link.child, link.parent) for link in link_list]
-        barriers = _barriers(rows, erase_after, pairs)
-        ordering = children_first([*rows, *barriers], pairs)
+    pairs: list[tuple[RowId, RowId]] = [(link.child, link.parent) for link in link_list]
+    barriers = _barriers(rows, erase_after, pairs)
+    ordering = children_first([*rows, *barriers], pairs)
     decided: dict[RowId, Decision] = {}
     levels: list[tuple[Decision, ...]] = []
     for level in ordering.levels:
@@ -555,24 +539,113 @@ def decide(
             shared = outside.get(row_id)
             if shared is not None:
                 # rows of other subjects point at it: it is theirs too, and stays untouched
-                decision = Decision(row_id, False, {}, f"shared with other subjects ({shared})")
-                decided[row_id] = decision
-                step.append(decision)
-                continue
-            pin = None
-            if plan.wants_delete and row_id in children:  # a child that stays keeps it
-                pin = next(
-                    (_label(link) for link in children[row_id] if _holds(decided, link)), None
-                )
-            delete = plan.deletes_rows and pin is None
-            change = {} if delete else changes(plan, rows[row_id], rules, fallback=True)
-            decision = Decision(row_id, delete, change, pin if plan.wants_delete else None)
+                decision = _shared(row_id, shared)
+            else:
+                pin = None
+                if plan.wants_delete and row_id in children:  # a child that stays keeps it
+                    pin = next(
+                        (_label(link) for link in children[row_id] if _holds(decided, link)),
+                        None,
+                    )
+                decision = _decision(plan, row_id, rows[row_id], pin, rules)
             decided[row_id] = decision
             step.append(decision)
         if step:
             levels.append(tuple(step))
     cycles = tuple(tuple(r for r in cycle if r not in barriers) for cycle in ordering.cycles)
     return Steps(tuple(levels), cycles)
+
+
+def decide_collections(
+    plans: Mapping[str, CollectionPlan],
+    rows: Mapping[str, Sequence[Mapping[str, object]]],
+    keys: Mapping[str, Sequence[Hashable]],
+    links: Iterable[Link],
+    rules: Rules,
+    levels: Iterable[Iterable[str]],
+    *,
+    outside: Mapping[RowId, str] | None = None,
+) -> Steps:
+    """:func:`decide` for rows given per collection (``rows`` and their ``keys``, in the
+    same order), with the collections in ``levels`` from :func:`collection_levels`: every
+    collection comes after those whose rows point at it, so whole collections are decided
+    in turn, and a row stays for a child when one of the child rows that stay holds its
+    value in a linked field. Decides as :func:`decide` does on the rows' links
+    (``row_links``), with no link between two rows built."""
+    outside = outside or {}
+    into: dict[str, list[Link]] = {}  # parent collection -> the links to it, in order
+    for link in links:
+        into.setdefault(link.parent.collection, []).append(link)
+    decided: dict[str, list[Decision]] = {}  # per collection, in the order of its rows
+    steps: list[tuple[Decision, ...]] = []
+    for level in levels:
+        step: list[Decision] = []
+        for name in level:
+            found = rows.get(name)
+            if not found:
+                continue
+            plan = plans[name]
+            pins = _pins(found, into.get(name, ()), rows, decided) if plan.wants_delete else {}
+            made: list[Decision] = []
+            for at, (row, key) in enumerate(zip(found, keys[name], strict=True)):
+                row_id = (name, key)
+                shared = outside.get(row_id)
+                if shared is not None:
+                    made.append(_shared(row_id, shared))
+                else:
+                    made.append(_decision(plan, row_id, row, pins.get(at), rules))
+            decided[name] = made
+            step.extend(made)
+        if step:
+            steps.append(tuple(step))
+    return Steps(tuple(steps), ())
+
+
+def _pins(
+    found: Sequence[Mapping[str, object]],
+    links: Iterable[Link],
+    rows: Mapping[str, Sequence[Mapping[str, object]]],
+    decided: Mapping[str, Sequence[Decision]],
+) -> dict[int, str]:
+    """The rows of ``found`` (by position) that a child row that stays points at, each
+    with the first link (in the dataset's order) through which one does."""
+    pins: dict[int, str] = {}
+    for link in links:
+        field = link.child.field
+        children = rows.get(link.child.collection, ())
+        made = decided.get(link.child.collection)
+        held = {
+            value
+            for index, row in enumerate(children)
+            if (value := row.get(field)) is not None
+            and hashable(value)
+            and (made is None or _keeps_link(made[index], field))
+        }
+        if not held:
+            continue
+        label = f"referenced by {link.child}"
+        for at, row in enumerate(found):
+            value = row.get(link.parent.field)
+            if at not in pins and value is not None and hashable(value) and value in held:
+                pins[at] = label
+    return pins
+
+
+def _shared(row_id: RowId, shared: str) -> Decision:
+    return Decision(row_id, False, {}, f"shared with other subjects ({shared})")
+
+
+def _decision(
+    plan: CollectionPlan,
+    row_id: RowId,
+    row: Mapping[str, object],
+    pin: str | None,
+    rules: Rules,
+) -> Decision:
+    """Delete the row unless ``pin`` keeps it; otherwise change what the plan changes."""
+    delete = plan.deletes_rows and pin is None
+    change = {} if delete else changes(plan, row, rules, fallback=True)
+    return Decision(row_id, delete, change, pin if plan.wants_delete else None)
 
 
 def collection_levels(
@@ -596,11 +669,14 @@ def _label(link: RowLink) -> str:
 def _holds(decided: Mapping[RowId, Decision], link: RowLink) -> bool:
     """The child keeps pointing at its parent (an undecided child, on a cycle, does)."""
     decision = decided.get(link.child)
-    if decision is None:
-        return True
+    return decision is None or _keeps_link(decision, link.field)
+
+
+def _keeps_link(decision: Decision, field: str) -> bool:
+    """The row stays and its ``field`` is not set to NULL."""
     if decision.delete:
         return False
-    return not (link.field in decision.changes and decision.changes[link.field] is None)
+    return not (field in decision.changes and decision.changes[field] is None)
 
 
 _BARRIER = object()

@@ -63,6 +63,7 @@ from tutela.domain.erasure import (
     Steps,
     collection_levels,
     decide,
+    decide_collections,
     value_fits,
 )
 from tutela.domain.errors import ConfigurationError, InvalidInput
@@ -263,18 +264,27 @@ class SqlConnector(AbstractConnector):
             with self._write_driver() as driver:
                 reader = ready.locking_reader
                 reached = self._traverse(driver, graph, reader, identities, progress)
-                rows = rows_by_id(reached)
                 outside = outside_pins(driver, ready.reader, ready.shared, reached)
-                steps = decide(
-                    plans,
-                    rows,
-                    row_links(graph.links, reached),
-                    self.rules,
-                    outside=outside,
-                    erase_after=ready.erase_after,
-                    collection_levels=ready.collection_levels,
-                )
-                return steps, rows, apply(driver, ready.writer, steps)
+                if ready.collection_levels is not None:  # whole collections in turn
+                    steps = decide_collections(
+                        plans,
+                        reached.rows,
+                        reached.keys,
+                        graph.links,
+                        self.rules,
+                        ready.collection_levels,
+                        outside=outside,
+                    )
+                else:
+                    steps = decide(
+                        plans,
+                        rows_by_id(reached),
+                        row_links(graph.links, reached),
+                        self.rules,
+                        outside=outside,
+                        erase_after=ready.erase_after,
+                    )
+                return steps, rows_by_id(reached), apply(driver, ready.writer, steps)
 
         steps, rows, counts = _retrying(run)
         return ErasureResult(self.dataset.fides_key, summary(steps, plans, rows, counts))
