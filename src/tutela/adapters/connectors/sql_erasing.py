@@ -142,31 +142,33 @@ def summary(
     rows: Mapping[RowId, Mapping[str, object]],
     counts: Counter[tuple[str, str]],
 ) -> tuple[CollectionErasure, ...]:
-    order: list[str] = []
-    reached: Counter[str] = Counter()
-    kept: dict[str, Counter[tuple[str, str, str | None]]] = {}
+    """Per collection, in the order decided: rows reached, deleted, updated, and what the
+    rows that stay keep (per field, reason and date, in how many rows)."""
+    reached: dict[str, int] = {}
+    kept: dict[str, dict[tuple[str, str, str | None], int]] = {}
     for level in steps.levels:
         for decision in level:
             collection = decision.row[0]
             tally = kept.get(collection)
             if tally is None:
-                order.append(collection)
-                tally = kept[collection] = Counter()
+                tally = kept[collection] = {}
+                reached[collection] = 0
             reached[collection] += 1
             if not decision.delete:
-                tally.update(_kept(decision, plans[collection], rows[decision.row]))
+                for item in _kept(decision, plans[collection], rows[decision.row]):
+                    tally[item] = tally.get(item, 0) + 1
     return tuple(
         CollectionErasure(
             collection=name,
-            reached=reached[name],
+            reached=number,
             deleted=counts[(name, "deleted")],
             updated=counts[(name, "updated")],
             kept=tuple(
-                Kept(field, reason, number, until)
-                for (field, reason, until), number in kept[name].items()
+                Kept(field, reason, rows, until)
+                for (field, reason, until), rows in kept[name].items()
             ),
         )
-        for name in order
+        for name, number in reached.items()
     )
 
 

@@ -55,10 +55,14 @@ class Writer:
         step = max(1, self.batch_size // width)  # parameters per statement stay in bounds
         for start in range(0, len(keys), step):
             chunk = keys[start : start + step]
-            # straight to the driver, compiled once per batch length
-            lists = {f"_k{i}": [key[i] for key in chunk] for i in range(width)}
-            build = partial(self._delete_of_length, collection, len(chunk))
-            shape, values = self._shapes.get(driver.dialect, ("d", collection), build, lists)
+            # straight to the driver, compiled once per batch length; values column by column
+            shape = self._shapes.cached(("d", collection, *(len(chunk),) * width))
+            if shape is not None:
+                values = [key[0] for key in chunk] if width == 1 else _by_column(chunk, width)
+            else:
+                lists = {f"_k{i}": [key[i] for key in chunk] for i in range(width)}
+                build = partial(self._delete_of_length, collection, len(chunk))
+                shape, values = self._shapes.get(driver.dialect, ("d", collection), build, lists)
             count = shape.count(driver, values)
             _expect(collection, "deleted", count, len(chunk))
             deleted += count
@@ -146,6 +150,11 @@ class Writer:
                 _expect(collection, "deleted", count, 1)
             deleted += count
         return deleted
+
+
+def _by_column(keys: Sequence[Key], width: int) -> list[object]:
+    """The keys' first columns, then their second columns, and so on."""
+    return [key[i] for i in range(width) for key in keys]
 
 
 def _connection(driver: Driver) -> Connection:
