@@ -34,6 +34,7 @@ from tutela.adapters.connectors.sql_erasing import (
     rows_by_id,
     summary,
 )
+from tutela.adapters.connectors.sql_held import held_connections
 from tutela.adapters.connectors.sql_reaching import Reaching
 from tutela.adapters.connectors.sql_reading import Reader
 from tutela.adapters.connectors.sql_schema import Schema, reflect
@@ -123,6 +124,7 @@ class SqlConnector(AbstractConnector):
         self.schema_name = schema
         self.batch_size = batch_size
         self._fields = {c.name: tuple(f.name for f in c.fields) for c in dataset.active_collections}
+        self._held = held_connections(engine)
 
     @classmethod
     def from_url(
@@ -344,14 +346,25 @@ class SqlConnector(AbstractConnector):
 
     @contextmanager
     def _read_driver(self) -> Iterator[Driver]:
-        """A driver for one read, in one snapshot. Taken straight from the pool when no
-        listener watches the engine's statements: a SQLAlchemy connection around it would
-        cost as much as the whole read on SQLite."""
+        """A driver for one read, in one snapshot. When no listener watches the engine's
+        statements, on the thread's own connection to a SQLite file (``sql_held``) or
+        straight from the pool: a SQLAlchemy connection around it would cost as much as
+        the whole read on SQLite."""
         engine = self.engine
         if engine.dispatch.before_cursor_execute:
             with self._reading() as connection, Driver.of(connection) as driver:
                 self._snapshot(driver)
                 yield driver
+            return
+        held = self._held
+        if held is not None:  # this thread's own connection to a SQLite file
+            own = held.take()
+            try:
+                with Driver(own, engine.dialect) as driver:
+                    driver.execute("BEGIN", ())
+                    yield driver
+            finally:
+                held.end(own)
             return
         pooled = engine.raw_connection()
         try:  # returned to the pool rolled back, which ends the read
@@ -364,13 +377,24 @@ class SqlConnector(AbstractConnector):
     @contextmanager
     def _write_driver(self) -> Iterator[Driver]:
         """A driver for one transaction that writes: committed when the block ends, rolled
-        back when it raises. Straight from the pool when no listener watches the engine's
-        statements and every collection has a primary key (rows without one are deleted
-        through SQLAlchemy)."""
+        back when it raises. On the thread's own connection to a SQLite file, or straight
+        from the pool, when no listener watches the engine's statements and every
+        collection has a primary key (rows without one are deleted through SQLAlchemy)."""
         engine = self.engine
         if engine.dispatch.before_cursor_execute or not self._prepared.keyed:
             with engine.begin() as connection, Driver.of(connection) as driver:
                 yield driver
+            return
+        held = self._held
+        if held is not None:  # this thread's own connection to a SQLite file
+            own = held.take()
+            try:
+                with Driver(own, engine.dialect) as driver:
+                    driver.execute("BEGIN IMMEDIATE", ())  # the write lock up front
+                    yield driver
+                    driver.commit()
+            finally:
+                held.end(own)  # rolls back unless committed
             return
         pooled = engine.raw_connection()
         try:  # returned to the pool rolled back unless committed
