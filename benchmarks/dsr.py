@@ -523,8 +523,8 @@ def run_group(
         notes.append(
             f"PostgreSQL {server['server_version']} (fsync={server['fsync']}, "
             f"synchronous_commit={server['synchronous_commit']}), the shop in a schema of its "
-            "own, dropped afterwards; Tutela's engine pings the server on every connection "
-            "checkout (pool_pre_ping), which the statement counts leave out."
+            "own, dropped afterwards; Tutela's engine does not ping the server before using a "
+            "pooled connection (one the server dropped is replaced and the request retried)."
         )
     else:
         notes.append(
