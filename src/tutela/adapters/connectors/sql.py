@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import PoolProxiedConnection
 
 from tutela.adapters.connectors.sql_driver import BATCH_SIZE, Driver
 from tutela.adapters.connectors.sql_erasing import (
@@ -266,6 +267,7 @@ class SqlConnector(AbstractConnector):
             with self._write_driver() as driver:
                 reader = ready.locking_reader
                 reached = self._traverse(driver, graph, reader, identities, progress)
+                rows = rows_by_id(reached)
                 outside = outside_pins(driver, ready.reader, ready.shared, reached)
                 if ready.collection_levels is not None:  # whole collections in turn
                     steps = decide_collections(
@@ -280,13 +282,13 @@ class SqlConnector(AbstractConnector):
                 else:
                     steps = decide(
                         plans,
-                        rows_by_id(reached),
+                        rows,
                         row_links(graph.links, reached),
                         self.rules,
                         outside=outside,
                         erase_after=ready.erase_after,
                     )
-                return steps, rows_by_id(reached), apply(driver, ready.writer, steps)
+                return steps, rows, apply(driver, ready.writer, steps)
 
         steps, rows, counts = _retrying(run)
         return ErasureResult(self.dataset.fides_key, summary(steps, plans, rows, counts))
@@ -346,63 +348,51 @@ class SqlConnector(AbstractConnector):
 
     @contextmanager
     def _read_driver(self) -> Iterator[Driver]:
-        """A driver for one read, in one snapshot. When no listener watches the engine's
-        statements, on the thread's own connection to a SQLite file (``sql_held``) or
-        straight from the pool: a SQLAlchemy connection around it would cost as much as
-        the whole read on SQLite."""
+        """A driver for one read, in one snapshot. Without a SQLAlchemy connection when no
+        listener watches the engine's statements: one around it would cost as much as the
+        whole read on SQLite."""
         engine = self.engine
         if engine.dispatch.before_cursor_execute:
             with self._reading() as connection, Driver.of(connection) as driver:
                 self._snapshot(driver)
                 yield driver
             return
-        held = self._held
-        if held is not None:  # this thread's own connection to a SQLite file
-            own = held.take()
-            try:
-                with Driver(own, engine.dialect) as driver:
-                    driver.execute("BEGIN", ())
-                    yield driver
-            finally:
-                held.end(own)
-            return
-        pooled = engine.raw_connection()
-        try:  # returned to the pool rolled back, which ends the read
-            with Driver(pooled, engine.dialect) as driver:
-                self._snapshot(driver)
-                yield driver
-        finally:
-            pooled.close()
+        with self._driver_connection() as raw, Driver(raw, engine.dialect) as driver:
+            self._snapshot(driver)
+            yield driver
 
     @contextmanager
     def _write_driver(self) -> Iterator[Driver]:
         """A driver for one transaction that writes: committed when the block ends, rolled
-        back when it raises. On the thread's own connection to a SQLite file, or straight
-        from the pool, when no listener watches the engine's statements and every
-        collection has a primary key (rows without one are deleted through SQLAlchemy)."""
+        back when it raises. Without a SQLAlchemy connection when no listener watches the
+        engine's statements and every collection has a primary key (rows without one are
+        deleted through SQLAlchemy)."""
         engine = self.engine
         if engine.dispatch.before_cursor_execute or not self._prepared.keyed:
             with engine.begin() as connection, Driver.of(connection) as driver:
                 yield driver
             return
+        with self._driver_connection() as raw, Driver(raw, engine.dialect) as driver:
+            if engine.dialect.name == "sqlite":  # the write lock up front, as Tutela's own
+                driver.execute("BEGIN IMMEDIATE", ())
+            yield driver
+            driver.commit()
+
+    @contextmanager
+    def _driver_connection(self) -> Iterator[PoolProxiedConnection]:
+        """The thread's own connection to a SQLite file (``sql_held``), or one from the
+        pool; rolled back when the block ends unless committed."""
         held = self._held
-        if held is not None:  # this thread's own connection to a SQLite file
+        if held is not None:
             own = held.take()
             try:
-                with Driver(own, engine.dialect) as driver:
-                    driver.execute("BEGIN IMMEDIATE", ())  # the write lock up front
-                    yield driver
-                    driver.commit()
+                yield own
             finally:
-                held.end(own)  # rolls back unless committed
+                held.end(own)
             return
-        pooled = engine.raw_connection()
-        try:  # returned to the pool rolled back unless committed
-            with Driver(pooled, engine.dialect) as driver:
-                if engine.dialect.name == "sqlite":  # the write lock up front, as Tutela's own
-                    driver.execute("BEGIN IMMEDIATE", ())
-                yield driver
-                driver.commit()
+        pooled = self.engine.raw_connection()
+        try:  # returned to the pool rolled back
+            yield pooled
         finally:
             pooled.close()
 
