@@ -41,8 +41,8 @@ class Driver:
     belongs to (its engine's ``before_cursor_execute`` listeners see every statement, its
     transaction is the one statements run in). One cursor serves every statement until
     :meth:`close`. Driver errors are raised as SQLAlchemy's (parameters hidden: they are
-    personal data); a connection the database dropped is invalidated, so the pool replaces
-    it and the error says ``connection_invalidated``.
+    personal data); a connection the database dropped is invalidated, so the next unit of
+    work gets a new one, and the error says ``connection_invalidated``.
     """
 
     __slots__ = ("_cursor", "_listened", "_pooled", "connection", "dialect")

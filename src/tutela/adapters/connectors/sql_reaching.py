@@ -61,7 +61,7 @@ class _Statement:
     #: positions of the collections whose records can repeat a row (removed by key)
     repeats: frozenset[int]
     #: how each position's records come back
-    layouts: tuple[_Layout, ...] = ()
+    layouts: tuple[_Layout, ...]
 
 
 def _key_of(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
@@ -157,13 +157,7 @@ class Reaching:
     ) -> _Statement | None:
         cache = (order, *((kind, len(values)) for kind, values in lists.items()))
         if cache not in self._statements:
-            written = self._write(inflows, lists)
-            if written is not None:
-                layouts = tuple(self._layout(name) for name in order)
-                # without a primary key, equal records are one row wherever they come from
-                repeats = written.repeats | {at for at, lay in enumerate(layouts) if not lay.unique}
-                written = _Statement(written.sql, written.kinds, frozenset(repeats), layouts)
-            self._statements[cache] = written
+            self._statements[cache] = self._write(inflows, lists)
         return self._statements[cache]
 
     def _write(
@@ -230,4 +224,7 @@ class Reaching:
             pad = "".join(", NULL" for _ in range(len(columns), width))
             parts.append(f"SELECT {at}, {plain}{pad} FROM {quote(f'tutela_reached_{at}')}")
         sql = f"WITH {', '.join(ctes)} {' UNION ALL '.join(parts)}"
-        return _Statement(sql, tuple(kinds), frozenset(repeats))
+        layouts = tuple(self._layout(inflow.collection) for inflow in inflows)
+        # without a primary key, equal records are one row wherever they come from
+        repeats.update(at for at, layout in enumerate(layouts) if not layout.unique)
+        return _Statement(sql, tuple(kinds), frozenset(repeats), layouts)
