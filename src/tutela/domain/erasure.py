@@ -239,6 +239,21 @@ class CollectionPlan:
         )
 
     @cached_property
+    def _memo(self) -> dict[int, tuple[Rules, tuple[_Replacement, ...]]]:
+        return {}
+
+    def replacements(self, rules: Rules) -> tuple[_Replacement, ...]:
+        """Per field erasure may change in a row that stays: its name and new value, or the
+        function giving it from the old one (built once per ``rules``)."""
+        found = self._memo.get(id(rules))
+        if found is None or found[0] is not rules:
+            found = self._memo[id(rules)] = (
+                rules,
+                tuple(_replacement(f, rules) for f in self.changeable),
+            )
+        return found[1]
+
+    @cached_property
     def kept_whatever_the_values(self) -> tuple[tuple[str, str, str, str | None], ...]:
         """Personal fields a row that stays keeps, whatever its values: ``(field,
         collection.field, why, until)``."""
@@ -448,16 +463,42 @@ def changes(
 ) -> dict[str, object]:
     """New values for the fields of a row that stays; fields already empty are left."""
     out: dict[str, object] = {}
+    if fallback:
+        for name, same, make in plan.replacements(rules):
+            old = row.get(name)
+            if old is None:
+                continue
+            new = same if make is None else make(old)
+            if new != old:
+                out[name] = new
+        return out
     for field_plan in plan.changeable:
-        if field_plan.strategy == "delete" and not fallback:
+        if field_plan.strategy == "delete":
             continue
         old = row.get(field_plan.name)
         if old is None:
             continue
-        new = erased_value(field_plan, old, rules, fallback=fallback)
+        new = erased_value(field_plan, old, rules, fallback=False)
         if new != old:
             out[field_plan.name] = new
     return out
+
+
+#: a field's name, its new value, or the function giving it from the old one
+_Replacement = tuple[str, object, Callable[[object], object] | None]
+
+
+def _replacement(plan: FieldPlan, rules: Rules) -> _Replacement:
+    """What :func:`erased_value` puts in a row that stays, the same whatever the value where
+    it can be (``null``, ``redact``, and ``delete`` falling back to one of them)."""
+    strategy = plan.strategy
+    if strategy == "delete":
+        strategy = "redact" if plan.column.nullable is False else "null"
+    if strategy == "null":
+        return (plan.name, None, None)
+    if strategy == "redact":
+        return (plan.name, placeholder(plan.column), None)
+    return (plan.name, None, lambda value: erased_value(plan, value, rules, fallback=True))
 
 
 def value_fits(column: Column, value: object) -> bool:
@@ -556,6 +597,63 @@ def decide(
     return Steps(tuple(levels), cycles)
 
 
+@dataclass(slots=True)
+class CollectionOutcome:
+    """What an erasure does to the reached rows of one collection (in one level): the keys
+    of the rows deleted, the new values of the rows changed, and what the rows that stay
+    keep (``(field, reason, until)`` -> rows)."""
+
+    collection: str
+    reached: int = 0
+    deleted: list[Hashable] = field(default_factory=list)
+    changed: list[tuple[Hashable, dict[str, object]]] = field(default_factory=list)
+    kept: dict[tuple[str, str, str | None], int] = field(default_factory=dict)
+
+    def keep(
+        self,
+        plan: CollectionPlan,
+        row: Mapping[str, object],
+        change: Mapping[str, object],
+        pinned_by: str | None,
+    ) -> None:
+        """Count what a row that stays keeps."""
+        kept = self.kept
+        if pinned_by:
+            item: tuple[str, str, str | None] = (plan.collection, pinned_by, None)
+            kept[item] = kept.get(item, 0) + 1
+        for name, label, reason, until in plan.kept_whatever_the_values:
+            if row.get(name) is not None and name not in change:
+                item = (label, reason, until)
+                kept[item] = kept.get(item, 0) + 1
+
+
+Outcomes = tuple[tuple[CollectionOutcome, ...], ...]
+
+
+def outcomes(
+    steps: Steps, plans: Mapping[str, CollectionPlan], rows: Mapping[RowId, Mapping[str, object]]
+) -> Outcomes:
+    """The decisions of :func:`decide`, level by level and per collection within a level
+    (in the order the level first has them)."""
+    out: list[tuple[CollectionOutcome, ...]] = []
+    for level in steps.levels:
+        found: dict[str, CollectionOutcome] = {}
+        for decision in level:
+            name, key = decision.row
+            outcome = found.get(name)
+            if outcome is None:
+                outcome = found[name] = CollectionOutcome(name)
+            outcome.reached += 1
+            if decision.delete:
+                outcome.deleted.append(key)
+                continue
+            if decision.changes:
+                outcome.changed.append((key, dict(decision.changes)))
+            outcome.keep(plans[name], rows[decision.row], decision.changes, decision.pinned_by)
+        out.append(tuple(found.values()))
+    return tuple(out)
+
+
 def decide_collections(
     plans: Mapping[str, CollectionPlan],
     rows: Mapping[str, Sequence[Mapping[str, object]]],
@@ -565,61 +663,76 @@ def decide_collections(
     levels: Iterable[Iterable[str]],
     *,
     outside: Mapping[RowId, str] | None = None,
-) -> Steps:
-    """:func:`decide` for rows given per collection (``rows`` and their ``keys``, in the
-    same order), with the collections in ``levels`` from :func:`collection_levels`: every
-    collection comes after those whose rows point at it, so whole collections are decided
-    in turn, and a row stays for a child when one of the child rows that stay holds its
-    value in a linked field. Decides as :func:`decide` does on the rows' links
-    (``row_links``), with no link between two rows built."""
+) -> Outcomes:
+    """:func:`decide` and :func:`outcomes` for rows given per collection (``rows`` and
+    their ``keys``, in the same order), with the collections in ``levels`` from
+    :func:`collection_levels`: every collection comes after those whose rows point at it, so
+    whole collections are decided in turn, and a row stays for a child when one of the child
+    rows that stay holds its value in a linked field. Decides as :func:`decide` does on the
+    rows' links (``row_links``), with no link between two rows built."""
     outside = outside or {}
     into: dict[str, list[Link]] = {}  # parent collection -> the links to it, in order
     for link in links:
         into.setdefault(link.parent.collection, []).append(link)
-    decided: dict[str, list[Decision]] = {}  # per collection, in the order of its rows
-    steps: list[tuple[Decision, ...]] = []
+    # per collection and row: the new values of a row that stays, None for a deleted one
+    stays: dict[str, list[Mapping[str, object] | None]] = {}
+    steps: list[tuple[CollectionOutcome, ...]] = []
     for level in levels:
-        step: list[Decision] = []
+        step: list[CollectionOutcome] = []
         for name in level:
             found = rows.get(name)
             if not found:
                 continue
             plan = plans[name]
-            pins = _pins(found, into.get(name, ()), rows, decided) if plan.wants_delete else {}
-            made: list[Decision] = []
+            pins = _pins(found, into.get(name, ()), rows, stays) if plan.wants_delete else {}
+            deletes = plan.deletes_rows
+            outcome = CollectionOutcome(name, len(found))
+            status: list[Mapping[str, object] | None] = []
             for at, (row, key) in enumerate(zip(found, keys[name], strict=True)):
-                row_id = (name, key)
-                shared = outside.get(row_id)
-                if shared is not None:
-                    made.append(_shared(row_id, shared))
-                else:
-                    made.append(_decision(plan, row_id, row, pins.get(at), rules))
-            decided[name] = made
-            step.extend(made)
+                shared = outside.get((name, key)) if outside else None
+                if shared is not None:  # the row is other subjects' too: untouched
+                    status.append(_UNCHANGED)
+                    outcome.keep(plan, row, _UNCHANGED, _shared_reason(shared))
+                    continue
+                pin = pins.get(at)
+                if deletes and pin is None:
+                    outcome.deleted.append(key)
+                    status.append(None)
+                    continue
+                change = changes(plan, row, rules, fallback=True)
+                if change:
+                    outcome.changed.append((key, change))
+                status.append(change)
+                outcome.keep(plan, row, change, pin)
+            stays[name] = status
+            step.append(outcome)
         if step:
             steps.append(tuple(step))
-    return Steps(tuple(steps), ())
+    return tuple(steps)
+
+
+_UNCHANGED: Mapping[str, object] = {}
 
 
 def _pins(
     found: Sequence[Mapping[str, object]],
     links: Iterable[Link],
     rows: Mapping[str, Sequence[Mapping[str, object]]],
-    decided: Mapping[str, Sequence[Decision]],
+    stays: Mapping[str, Sequence[Mapping[str, object] | None]],
 ) -> dict[int, str]:
     """The rows of ``found`` (by position) that a child row that stays points at, each
     with the first link (in the dataset's order) through which one does."""
     pins: dict[int, str] = {}
     for link in links:
-        field = link.child.field
+        field_name = link.child.field
         children = rows.get(link.child.collection, ())
-        made = decided.get(link.child.collection)
+        made = stays.get(link.child.collection)
         held = {
             value
             for index, row in enumerate(children)
-            if (value := row.get(field)) is not None
+            if (value := row.get(field_name)) is not None
             and hashable(value)
-            and (made is None or _keeps_link(made[index], field))
+            and (made is None or _still_points(made[index], field_name))
         }
         if not held:
             continue
@@ -631,8 +744,18 @@ def _pins(
     return pins
 
 
+def _still_points(change: Mapping[str, object] | None, field_name: str) -> bool:
+    """A row that stays (``change``: its new values) and whose ``field_name`` is not set to
+    NULL."""
+    return change is not None and not (field_name in change and change[field_name] is None)
+
+
+def _shared_reason(shared: str) -> str:
+    return f"shared with other subjects ({shared})"
+
+
 def _shared(row_id: RowId, shared: str) -> Decision:
-    return Decision(row_id, False, {}, f"shared with other subjects ({shared})")
+    return Decision(row_id, False, {}, _shared_reason(shared))
 
 
 def _decision(

@@ -15,7 +15,6 @@ level, the summary) and ``sql_writing`` (DELETE and UPDATE by key).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from tutela.adapters.connectors.sql_driver import BATCH_SIZE, Driver
 from tutela.adapters.connectors.sql_erasing import (
+    Counts,
     SharedLinks,
     apply,
     key_of,
@@ -61,15 +61,16 @@ from tutela.datasets.results import (
 from tutela.declarations.models import Erasure
 from tutela.domain.erasure import (
     CollectionPlan,
+    Outcomes,
     PlanProblem,
-    Steps,
     collection_levels,
     decide,
     decide_collections,
+    outcomes,
     value_fits,
 )
 from tutela.domain.errors import ConfigurationError, InvalidInput
-from tutela.domain.traversal import Graph, Link, Reached, RowId, row_links, traverse
+from tutela.domain.traversal import Graph, Link, Reached, row_links, traverse
 
 if TYPE_CHECKING:
     from tutela.adapters.connectors.sql_retention import SqlRetention
@@ -263,14 +264,13 @@ class SqlConnector(AbstractConnector):
             raise _refused("the erasure plan does not fit the database", ready.problems)
         graph, plans = ready.graph, ready.plans
 
-        def run(progress: _Progress) -> tuple[Steps, dict[RowId, Mapping[str, object]], Counts]:
+        def run(progress: _Progress) -> tuple[Outcomes, Counts]:
             with self._write_driver() as driver:
                 reader = ready.locking_reader
                 reached = self._traverse(driver, graph, reader, identities, progress)
-                rows = rows_by_id(reached)
                 outside = outside_pins(driver, ready.reader, ready.shared, reached)
                 if ready.collection_levels is not None:  # whole collections in turn
-                    steps = decide_collections(
+                    levels = decide_collections(
                         plans,
                         reached.rows,
                         reached.keys,
@@ -280,6 +280,7 @@ class SqlConnector(AbstractConnector):
                         outside=outside,
                     )
                 else:
+                    rows = rows_by_id(reached)
                     steps = decide(
                         plans,
                         rows,
@@ -288,10 +289,11 @@ class SqlConnector(AbstractConnector):
                         outside=outside,
                         erase_after=ready.erase_after,
                     )
-                return steps, rows, apply(driver, ready.writer, steps)
+                    levels = outcomes(steps, plans, rows)
+                return levels, apply(driver, ready.writer, levels)
 
-        steps, rows, counts = _retrying(run)
-        return ErasureResult(self.dataset.fides_key, summary(steps, plans, rows, counts))
+        levels, counts = _retrying(run)
+        return ErasureResult(self.dataset.fides_key, summary(levels, counts))
 
     def rectify(self, identities: Identities, changes: Mapping[str, object]) -> RectificationResult:
         ready = self._prepared
@@ -430,7 +432,6 @@ class SqlConnector(AbstractConnector):
         return traverse(graph, seeds, fetch, reader.key)
 
 
-Counts = Counter[tuple[str, str]]
 T = TypeVar("T")
 
 

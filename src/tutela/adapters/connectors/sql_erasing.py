@@ -11,7 +11,7 @@ from tutela.adapters.connectors.sql_driver import Driver
 from tutela.adapters.connectors.sql_reading import Reader
 from tutela.adapters.connectors.sql_writing import Writer
 from tutela.datasets.results import CollectionErasure, Kept
-from tutela.domain.erasure import CollectionPlan, Decision, Steps
+from tutela.domain.erasure import CollectionPlan, Outcomes
 from tutela.domain.traversal import FieldRef, Graph, Link, Reached, RowId, hashable
 
 
@@ -117,52 +117,57 @@ def _same_type(reader: Reader, links: list[Link]) -> list[list[Link]]:
     return list(groups.values())
 
 
-def apply(driver: Driver, writer: Writer, steps: Steps) -> Counter[tuple[str, str]]:
-    """Run the decisions level by level; updates before deletes within a level."""
-    counts: Counter[tuple[str, str]] = Counter()
-    for level in steps.levels:
-        updates: dict[str, list[tuple[tuple[Hashable, ...], Mapping[str, object]]]] = {}
-        deletes: dict[str, list[tuple[Hashable, ...]]] = {}
-        for decision in level:
-            collection, key = decision.row
-            if decision.delete:
-                deletes.setdefault(collection, []).append(key_of(key))
-            elif decision.changes:
-                updates.setdefault(collection, []).append((key_of(key), decision.changes))
-        for collection, rows in updates.items():
-            counts[(collection, "updated")] += writer.update(driver, collection, rows)
-        for collection, keys in deletes.items():
-            counts[(collection, "deleted")] += writer.delete(driver, collection, keys)
+def apply(driver: Driver, writer: Writer, levels: Outcomes) -> Counts:
+    """Run the decisions level by level; updates before deletes within a level. Returns
+    per collection the rows ``[deleted, updated]``."""
+    counts: Counts = {}
+    for level in levels:
+        for outcome in level:
+            if outcome.changed:
+                rows = [(key_of(key), change) for key, change in outcome.changed]
+                _count(counts, outcome.collection)[1] += writer.update(
+                    driver, outcome.collection, rows
+                )
+        for outcome in level:
+            if outcome.deleted:
+                keys = [key_of(key) for key in outcome.deleted]
+                _count(counts, outcome.collection)[0] += writer.delete(
+                    driver, outcome.collection, keys
+                )
     return counts
 
 
-def summary(
-    steps: Steps,
-    plans: Mapping[str, CollectionPlan],
-    rows: Mapping[RowId, Mapping[str, object]],
-    counts: Counter[tuple[str, str]],
-) -> tuple[CollectionErasure, ...]:
+Counts = dict[str, list[int]]
+
+
+def _count(counts: Counts, collection: str) -> list[int]:
+    found = counts.get(collection)
+    if found is None:
+        found = counts[collection] = [0, 0]
+    return found
+
+
+def summary(levels: Outcomes, counts: Counts) -> tuple[CollectionErasure, ...]:
     """Per collection, in the order decided: rows reached, deleted, updated, and what the
     rows that stay keep (per field, reason and date, in how many rows)."""
     reached: dict[str, int] = {}
     kept: dict[str, dict[tuple[str, str, str | None], int]] = {}
-    for level in steps.levels:
-        for decision in level:
-            collection = decision.row[0]
-            tally = kept.get(collection)
+    for level in levels:
+        for outcome in level:
+            name = outcome.collection
+            tally = kept.get(name)
             if tally is None:
-                tally = kept[collection] = {}
-                reached[collection] = 0
-            reached[collection] += 1
-            if not decision.delete:
-                for item in _kept(decision, plans[collection], rows[decision.row]):
-                    tally[item] = tally.get(item, 0) + 1
+                tally = kept[name] = {}
+                reached[name] = 0
+            reached[name] += outcome.reached
+            for item, rows in outcome.kept.items():
+                tally[item] = tally.get(item, 0) + rows
     return tuple(
         CollectionErasure(
             collection=name,
             reached=number,
-            deleted=counts[(name, "deleted")],
-            updated=counts[(name, "updated")],
+            deleted=counts.get(name, _NONE)[0],
+            updated=counts.get(name, _NONE)[1],
             kept=tuple(
                 Kept(field, reason, rows, until)
                 for (field, reason, until), rows in kept[name].items()
@@ -172,15 +177,4 @@ def summary(
     )
 
 
-def _kept(
-    decision: Decision, plan: CollectionPlan, row: Mapping[str, object]
-) -> list[tuple[str, str, str | None]]:
-    """What a row that stays keeps (a deleted row keeps nothing)."""
-    out: list[tuple[str, str, str | None]] = []
-    if decision.pinned_by:
-        out.append((plan.collection, decision.pinned_by, None))
-    changed = decision.changes
-    for name, label, reason, until in plan.kept_whatever_the_values:
-        if row.get(name) is not None and name not in changed:
-            out.append((label, reason, until))
-    return out
+_NONE = (0, 0)
