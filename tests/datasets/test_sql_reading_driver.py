@@ -1,4 +1,5 @@
-"""Rows read through the driver's cursor are the rows SQLAlchemy itself would return."""
+"""Rows read through the driver's cursor are the rows SQLAlchemy itself would return, and
+rows are deleted through it as asked."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from sqlalchemy import (
 )
 
 from tutela.adapters.connectors.sql_driver import Driver, compile_shape
+from tutela.adapters.connectors.sql_writing import Writer
+from tutela.domain.errors import Conflict
 
 PG_URL = os.environ.get("TUTELA_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
@@ -96,3 +99,20 @@ def test_typed_values_and_locks_match_sqlalchemy(engine: Engine, lock: bool) -> 
     assert first["placed"] == dt.date(2026, 1, 1)
     assert first["paid_at"] == dt.datetime(2026, 1, 1, 9, 30)
     assert first["total"] == decimal.Decimal("19.95")
+
+
+def _ids(engine: Engine) -> list[int]:
+    with engine.connect() as conn:
+        return sorted(row.id for row in conn.execute(select(orders.c.id)))
+
+
+def test_rows_are_deleted_by_key_and_a_vanished_one_changes_nothing(engine: Engine) -> None:
+    tables = {"driver_orders": orders}
+    writer = Writer(tables, {"driver_orders": ("id",)}, {"driver_orders": ("id",)})
+    vanished = pytest.raises(Conflict, match="driver_orders: 2 rows deleted instead of 3")
+    with vanished, engine.begin() as conn, Driver.of(conn) as driver:
+        writer.delete(driver, "driver_orders", [(1,), (2,), (99,)])
+    assert _ids(engine) == [1, 2, 3, 4, 5, 6, 7]
+    with engine.begin() as conn, Driver.of(conn) as driver:
+        assert writer.delete(driver, "driver_orders", [(1,), (2,), (6,)]) == 3
+    assert _ids(engine) == [3, 4, 5, 7]

@@ -240,8 +240,8 @@ def compile_shape(
     return _shape(compiled, dialect, flat, selected)
 
 
-def compile_dml(statement: Update, dialect: Dialect, names: Sequence[str]) -> Shape:
-    """Compile an UPDATE whose parameters are ``names``, given in that order."""
+def compile_dml(statement: Update | Delete, dialect: Dialect, names: Sequence[str]) -> Shape:
+    """Compile an UPDATE or DELETE whose parameters are ``names``, given in that order."""
     return _shape(statement.compile(dialect=dialect), dialect, [(n, n) for n in names], ())
 
 
