@@ -21,7 +21,6 @@ from tutela.domain.erasure import (
     Rules,
     Strategy,
     changes,
-    collection_levels,
     decide,
     decide_collections,
     keyed_hash,
@@ -29,6 +28,7 @@ from tutela.domain.erasure import (
     placeholder,
     plan_collection,
     value_fits,
+    whole_collections,
 )
 from tutela.domain.traversal import FieldRef, Link, RowId, RowLink
 
@@ -240,9 +240,9 @@ def test_whole_collections_in_order_decide_as_rows_one_by_one(case: dict[str, An
         for name, targets in case["targets"].items()
         for target in targets
     ]
-    levels = collection_levels(NAMES, schema_links, [])
-    assert (levels is None) == _has_cycle(case["targets"])
-    if levels is None:  # rows of a collection may point at its own: ordered one by one
+    order = whole_collections(NAMES, schema_links, [])
+    assert (order is None) == _has_cycle(case["targets"])
+    if order is None:  # rows of a collection may point at its own: ordered one by one
         return
     rules = Rules(hash_key=KEY)
     by_rows = decide(plans, rows, links, rules, outside=case["outside"])
@@ -252,11 +252,11 @@ def test_whole_collections_in_order_decide_as_rows_one_by_one(case: dict[str, An
         per_collection.setdefault(name, []).append(row)
         keys.setdefault(name, []).append(key)
     by_collections = decide_collections(
-        plans, per_collection, keys, schema_links, rules, levels, outside=case["outside"]
+        plans, per_collection, keys, order, rules, outside=case["outside"]
     )
     assert _merged(by_collections) == _merged(outcomes(by_rows, plans, rows))
     assert sum(o.reached for level in by_collections for o in level) == len(rows)
-    level_of = {name: i for i, level in enumerate(levels) for name in level}
+    level_of = {name: i for i, level in enumerate(order.levels) for name in level}
     for link in schema_links:
         assert level_of[link.child.collection] < level_of[link.parent.collection]
 

@@ -658,35 +658,32 @@ def decide_collections(
     plans: Mapping[str, CollectionPlan],
     rows: Mapping[str, Sequence[Mapping[str, object]]],
     keys: Mapping[str, Sequence[Hashable]],
-    links: Iterable[Link],
+    order: WholeCollections,
     rules: Rules,
-    levels: Iterable[Iterable[str]],
     *,
     outside: Mapping[RowId, str] | None = None,
 ) -> Outcomes:
     """:func:`decide` and :func:`outcomes` for rows given per collection (``rows`` and
-    their ``keys``, in the same order), with the collections in ``levels`` from
-    :func:`collection_levels`: every collection comes after those whose rows point at it, so
-    whole collections are decided in turn, and a row stays for a child when one of the child
-    rows that stay holds its value in a linked field. Decides as :func:`decide` does on the
-    rows' links (``row_links``), with no link between two rows built."""
+    their ``keys``, in the same order), whole collections in turn in the ``order`` of
+    :func:`whole_collections`: every collection comes after those whose rows point at it,
+    and a row stays for a child when one of the child rows that stay holds its value in a
+    linked field. Decides as :func:`decide` does on the rows' links (``row_links``), with no
+    link between two rows built."""
     outside = outside or {}
-    into: dict[str, list[Link]] = {}  # parent collection -> the links to it, in order
-    for link in links:
-        into.setdefault(link.parent.collection, []).append(link)
     # per collection and row: the new values of a row that stays, None for a deleted one
     stays: dict[str, list[Mapping[str, object] | None]] = {}
     steps: list[tuple[CollectionOutcome, ...]] = []
-    for level in levels:
+    for level in order.levels:
         step: list[CollectionOutcome] = []
         for name in level:
             found = rows.get(name)
             if not found:
                 continue
             plan = plans[name]
-            pins = _pins(found, into.get(name, ()), rows, stays) if plan.wants_delete else {}
+            pins = _pins(found, order.into.get(name, ()), rows, stays) if plan.wants_delete else {}
             deletes = plan.deletes_rows
-            outcome = CollectionOutcome(name, len(found))
+            tallies = bool(plan.kept_whatever_the_values)
+            outcome = CollectionOutcome(name, len(found), [], [], {})
             status: list[Mapping[str, object] | None] = []
             for at, (row, key) in enumerate(zip(found, keys[name], strict=True)):
                 shared = outside.get((name, key)) if outside else None
@@ -694,7 +691,7 @@ def decide_collections(
                     status.append(_UNCHANGED)
                     outcome.keep(plan, row, _UNCHANGED, _shared_reason(shared))
                     continue
-                pin = pins.get(at)
+                pin = pins.get(at) if pins else None
                 if deletes and pin is None:
                     outcome.deleted.append(key)
                     status.append(None)
@@ -703,12 +700,39 @@ def decide_collections(
                 if change:
                     outcome.changed.append((key, change))
                 status.append(change)
-                outcome.keep(plan, row, change, pin)
-            stays[name] = status
+                if tallies or pin is not None:
+                    outcome.keep(plan, row, change, pin)
+            if len(outcome.deleted) < len(found):  # some rows stay: they may keep parents
+                stays[name] = status
             step.append(outcome)
         if step:
             steps.append(tuple(step))
     return tuple(steps)
+
+
+@dataclass(frozen=True)
+class WholeCollections:
+    """Collections children first, so that whole collections can be decided in turn, and
+    per collection the links that point into it, each with the reason it gives a row to
+    stay (in the dataset's order)."""
+
+    levels: tuple[tuple[str, ...], ...]
+    into: Mapping[str, tuple[tuple[Link, str], ...]]
+
+
+def whole_collections(
+    collections: Iterable[str], links: Iterable[Link], erase_after: Iterable[tuple[str, str]]
+) -> WholeCollections | None:
+    """The order of :func:`collection_levels`, with the links into each collection;
+    ``None`` when rows must be ordered one by one."""
+    listed = list(links)
+    levels = collection_levels(collections, listed, erase_after)
+    if levels is None:
+        return None
+    into: dict[str, list[tuple[Link, str]]] = {}
+    for link in listed:
+        into.setdefault(link.parent.collection, []).append((link, f"referenced by {link.child}"))
+    return WholeCollections(levels, {name: tuple(found) for name, found in into.items()})
 
 
 _UNCHANGED: Mapping[str, object] = {}
@@ -716,27 +740,28 @@ _UNCHANGED: Mapping[str, object] = {}
 
 def _pins(
     found: Sequence[Mapping[str, object]],
-    links: Iterable[Link],
+    links: Iterable[tuple[Link, str]],
     rows: Mapping[str, Sequence[Mapping[str, object]]],
     stays: Mapping[str, Sequence[Mapping[str, object] | None]],
 ) -> dict[int, str]:
     """The rows of ``found`` (by position) that a child row that stays points at, each
-    with the first link (in the dataset's order) through which one does."""
+    with the reason of the first link (in the dataset's order) through which one does.
+    ``stays`` holds the collections some of whose rows stay."""
     pins: dict[int, str] = {}
-    for link in links:
-        field_name = link.child.field
-        children = rows.get(link.child.collection, ())
+    for link, label in links:
         made = stays.get(link.child.collection)
+        if made is None:  # no row of the child collection stays
+            continue
+        field_name = link.child.field
         held = {
             value
-            for index, row in enumerate(children)
+            for index, row in enumerate(rows[link.child.collection])
             if (value := row.get(field_name)) is not None
             and hashable(value)
-            and (made is None or _still_points(made[index], field_name))
+            and _still_points(made[index], field_name)
         }
         if not held:
             continue
-        label = f"referenced by {link.child}"
         for at, row in enumerate(found):
             value = row.get(link.parent.field)
             if at not in pins and value is not None and hashable(value) and value in held:

@@ -63,11 +63,12 @@ from tutela.domain.erasure import (
     CollectionPlan,
     Outcomes,
     PlanProblem,
-    collection_levels,
+    WholeCollections,
     decide,
     decide_collections,
     outcomes,
     value_fits,
+    whole_collections,
 )
 from tutela.domain.errors import ConfigurationError, InvalidInput
 from tutela.domain.traversal import Graph, Link, Reached, row_links, traverse
@@ -95,7 +96,7 @@ class _Prepared:
     #: every collection has a primary key
     keyed: bool
     #: whole collections children first, when their links allow (see ``decide``)
-    collection_levels: tuple[tuple[str, ...], ...] | None
+    whole: WholeCollections | None
     #: the links along which reached rows may be shared with other subjects' rows
     shared: SharedLinks
 
@@ -240,7 +241,7 @@ class SqlConnector(AbstractConnector):
             found=found,
             erase_after=after,
             keyed=all(schema.primary_keys.get(name) for name in schema.tables),
-            collection_levels=collection_levels(graph.collections, graph.links, after),
+            whole=whole_collections(graph.collections, graph.links, after),
             shared=SharedLinks.of(reader, graph, plans),
         )
 
@@ -269,15 +270,9 @@ class SqlConnector(AbstractConnector):
                 reader = ready.locking_reader
                 reached = self._traverse(driver, graph, reader, identities, progress)
                 outside = outside_pins(driver, ready.reader, ready.shared, reached)
-                if ready.collection_levels is not None:  # whole collections in turn
+                if ready.whole is not None:  # whole collections in turn
                     levels = decide_collections(
-                        plans,
-                        reached.rows,
-                        reached.keys,
-                        graph.links,
-                        self.rules,
-                        ready.collection_levels,
-                        outside=outside,
+                        plans, reached.rows, reached.keys, ready.whole, self.rules, outside=outside
                     )
                 else:
                     rows = rows_by_id(reached)

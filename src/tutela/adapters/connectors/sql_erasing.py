@@ -150,31 +150,24 @@ def _count(counts: Counts, collection: str) -> list[int]:
 def summary(levels: Outcomes, counts: Counts) -> tuple[CollectionErasure, ...]:
     """Per collection, in the order decided: rows reached, deleted, updated, and what the
     rows that stay keep (per field, reason and date, in how many rows)."""
-    reached: dict[str, int] = {}
-    kept: dict[str, dict[tuple[str, str, str | None], int]] = {}
+    totals: dict[str, tuple[int, dict[tuple[str, str, str | None], int]]] = {}
     for level in levels:
         for outcome in level:
             name = outcome.collection
-            tally = kept.get(name)
-            if tally is None:
-                tally = kept[name] = {}
-                reached[name] = 0
-            reached[name] += outcome.reached
+            before = totals.get(name)
+            if before is None:
+                totals[name] = (outcome.reached, outcome.kept)
+                continue
+            kept = dict(before[1])  # a collection in several levels (rows one by one)
             for item, rows in outcome.kept.items():
-                tally[item] = tally.get(item, 0) + rows
-    return tuple(
-        CollectionErasure(
-            collection=name,
-            reached=number,
-            deleted=counts.get(name, _NONE)[0],
-            updated=counts.get(name, _NONE)[1],
-            kept=tuple(
-                Kept(field, reason, rows, until)
-                for (field, reason, until), rows in kept[name].items()
-            ),
-        )
-        for name, number in reached.items()
-    )
+                kept[item] = kept.get(item, 0) + rows
+            totals[name] = (before[0] + outcome.reached, kept)
+    out: list[CollectionErasure] = []
+    for name, (reached, kept) in totals.items():
+        deleted, updated = counts.get(name, _NONE)
+        what = tuple([Kept(f, why, rows, until) for (f, why, until), rows in kept.items()])
+        out.append(CollectionErasure(name, reached, deleted, updated, what))
+    return tuple(out)
 
 
 _NONE = (0, 0)
