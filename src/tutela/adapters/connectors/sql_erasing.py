@@ -3,7 +3,6 @@ by level, and the summary of what was erased and kept."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
@@ -28,12 +27,17 @@ def rows_by_id(reached: Reached) -> dict[RowId, Mapping[str, object]]:
     }
 
 
+#: links counted in one statement, and their child fields as (collection, field)
+_Counted = tuple[tuple[Link, ...], tuple[tuple[str, str], ...]]
+
+
 @dataclass(frozen=True)
 class SharedLinks:
     """The links whose parent rows may be shared with rows outside a request, grouped by
     parent field and, within one, into lists whose child fields one statement can count."""
 
-    groups: tuple[tuple[FieldRef, tuple[tuple[Link, ...], ...]], ...]
+    #: per parent field, groups of links with their child fields (collection, field)
+    groups: tuple[tuple[FieldRef, tuple[_Counted, ...]], ...]
     #: every link of the dataset, in its order (the first names a shared row's reason)
     links: tuple[Link, ...]
 
@@ -50,7 +54,13 @@ class SharedLinks:
                 continue  # nothing personal to protect in a shared row
             asked.setdefault(link.parent, []).append(link)
         groups = tuple(
-            (parent, tuple(tuple(group) for group in _same_type(reader, links)))
+            (
+                parent,
+                tuple(
+                    (tuple(group), tuple((k.child.collection, k.child.field) for k in group))
+                    for group in _same_type(reader, links)
+                ),
+            )
             for parent, links in asked.items()
         )
         return cls(groups, tuple(graph.links))
@@ -74,18 +84,16 @@ def outside_pins(
         }
         if not values:
             continue
-        for group in groups:
-            fields = [(link.child.collection, link.child.field) for link in group]
-            counts = reader.holding(driver, fields, values)
-            for position, link in enumerate(group):
-                inside = Counter(
-                    row.get(link.child.field) for row in reached.rows.get(link.child.collection, ())
-                )
-                held[link] = {
-                    value
-                    for (at, value), rows in counts.items()
-                    if at == position and rows > inside[value]
-                }
+        for group, fields in groups:
+            for (position, value), rows in reader.holding(driver, fields, values).items():
+                link = group[position]
+                field = link.child.field
+                inside = 0  # the request's own rows holding the value
+                for row in reached.rows.get(link.child.collection, ()):
+                    if row.get(field) == value:
+                        inside += 1
+                if rows > inside:
+                    held.setdefault(link, set()).add(value)
     pins: dict[RowId, str] = {}
     if not any(held.values()):
         return pins
