@@ -24,7 +24,7 @@ collection nothing reads from are told apart by their key as they are received.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,7 @@ from sqlalchemy.engine import Dialect
 from tutela.domain.traversal import AccessPlan, Inflow, Reached
 
 if TYPE_CHECKING:
-    from tutela.adapters.connectors.sql_driver import Driver, Processor
+    from tutela.adapters.connectors.sql_driver import Driver
     from tutela.adapters.connectors.sql_reading import Reader
 
 #: Collections read in one statement at most (SQLite joins at most 500 SELECTs by default).
@@ -43,14 +43,14 @@ MAX_COLLECTIONS = 400
 
 @dataclass(frozen=True, slots=True)
 class _Layout:
-    """How a collection's rows come back: its columns, where they end in a record, their
-    result processors (None: none), its key from its values, and whether that key is a
-    primary key (so no two records are the same row)."""
+    """How a collection's rows come back: its columns, where they end in a record, the
+    result processors of those that have one (by position; None: none has), its key from
+    its values, and whether that key is a primary key (so no two records are the same row)."""
 
     names: tuple[str, ...]
     end: int
-    processors: tuple[Processor, ...] | None
-    key: Callable[[tuple[Any, ...]], tuple[Any, ...]]
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...] | None
+    key: Callable[[Sequence[Any]], tuple[Any, ...]]
     unique: bool
 
 
@@ -64,7 +64,7 @@ class _Statement:
     layouts: tuple[_Layout, ...]
 
 
-def _key_of(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+def _key_of(positions: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
     """A record's key: the values at these positions, as a tuple."""
     if len(positions) == 1:
         (at,) = positions
@@ -106,12 +106,11 @@ class Reaching:
         for record in fetched:
             at = record[0]
             layout = layouts[at]
-            values = record[1 : layout.end]
+            values: Sequence[Any] = record[1 : layout.end]
             if layout.processors is not None:
-                values = tuple(
-                    v if p is None else p(v)
-                    for v, p in zip(values, layout.processors, strict=False)
-                )
+                values = list(values)
+                for index, process in layout.processors:
+                    values[index] = process(values[index])
             key = layout.key(values)
             if at in repeats:  # the same row twice: once
                 if key in seen.setdefault(at, set()):
@@ -137,13 +136,19 @@ class Reaching:
             table = reader.schema.tables[collection]
             names = reader.selected[collection]
             found = tuple(
-                dialect.type_descriptor(table.c[name].type).result_processor(dialect, None)
-                for name in names
+                (index, process)
+                for index, name in enumerate(names)
+                if (
+                    process := dialect.type_descriptor(table.c[name].type).result_processor(
+                        dialect, None
+                    )
+                )
+                is not None
             )
             layout = self._layouts[collection] = _Layout(
                 names,
                 1 + len(names),
-                found if any(found) else None,
+                found or None,
                 _key_of([names.index(name) for name in reader.key_columns[collection]]),
                 bool(reader.schema.primary_keys.get(collection)),
             )
