@@ -101,9 +101,23 @@ def test_rows_held_outside_the_request_are_counted_per_field(shop: Shop) -> None
                 for position, (table, column) in enumerate(fields)
                 for value in (1, 2, 9999)
             }
+            # more values than one statement counts: counted in several
+            many = reader.holding(driver, fields, range(1, 451))
+            grouped = {
+                (position, value): rows
+                for position, (table, column) in enumerate(fields)
+                for value, rows in connection.execute(
+                    text(
+                        f"SELECT {column}, count(*) FROM {table} "
+                        f"WHERE {column} BETWEEN 1 AND 450 GROUP BY {column}"
+                    )
+                )
+            }
     finally:
         connector.close()
     assert counts == {key: rows for key, rows in expected.items() if rows}
+    assert many == grouped
+    assert len(grouped) > 2
 
 
 def test_an_erasure_that_fails_midway_changes_nothing(shop: Shop) -> None:

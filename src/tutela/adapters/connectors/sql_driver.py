@@ -198,19 +198,22 @@ class Shapes:
         self,
         dialect: Dialect,
         kind: tuple[object, ...],
-        statement: Select[Any] | CompoundSelect[Any] | Callable[[], Delete],
+        statement: Select[Any] | CompoundSelect[Any] | Callable[[], Built],
         lists: Mapping[str, Sequence[object]],
+        *,
+        expanding: bool = True,
     ) -> tuple[Shape, list[object]]:
         """The compiled shape and the values of one execution with these IN lists.
 
-        ``statement`` is a SELECT with expanding IN lists, or a function building a DELETE
-        whose IN lists hold one parameter per value, named ``{list}_{position}`` (from 1).
+        ``statement`` is a SELECT with expanding IN lists, or a function building a
+        statement whose lists hold one parameter per value, named ``{list}_{position}``
+        (from 1): a DELETE, or a SELECT when not ``expanding``.
         """
         key = (*kind, *map(len, lists.values()))
         shape = self.cached(key)
         if shape is None:
             built = statement if isinstance(statement, Select | CompoundSelect) else statement()
-            shape = compile_shape(built, dialect, lists)
+            shape = compile_shape(built, dialect, lists, expanding=expanding)
             with self._lock:
                 self._shapes[key] = shape
                 if len(self._shapes) > self._limit:
@@ -218,18 +221,22 @@ class Shapes:
         return shape, [value for values in lists.values() for value in values]
 
 
+Built = Select[Any] | CompoundSelect[Any] | Delete
+
+
 def compile_shape(
-    statement: Select[Any] | CompoundSelect[Any] | Delete,
+    statement: Built,
     dialect: Dialect,
     lists: Mapping[str, Sequence[object]],
+    *,
+    expanding: bool = True,
 ) -> Shape:
-    """Compile ``statement`` for IN lists of these lengths (the values are not kept)."""
-    if isinstance(
-        statement, Select | CompoundSelect
-    ):  # expanding IN lists, rendered for these lengths
+    """Compile ``statement`` for IN lists of these lengths (the values are not kept):
+    expanding lists of a SELECT rendered for them, or one parameter per value."""
+    if expanding and isinstance(statement, Select | CompoundSelect):
         bound = statement.params({name: list(values) for name, values in lists.items()})
         compiled = bound.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    else:  # a DML statement is built for the lengths, with a parameter per value
+    else:  # built for the lengths, with a parameter per value
         compiled = statement.compile(dialect=dialect)
     flat = [
         (f"{name}_{position}", name)

@@ -18,8 +18,11 @@ from sqlalchemy import (
     union_all,
 )
 
-from tutela.adapters.connectors.sql_driver import BATCH_SIZE, Driver, Row, Shapes
+from tutela.adapters.connectors.sql_driver import BATCH_SIZE, Driver, Row, Shape, Shapes
 from tutela.adapters.connectors.sql_schema import Schema
+
+#: SELECTs joined in one counting statement at most (SQLite joins at most 500).
+MAX_PARTS = 400
 
 
 class Reader:
@@ -86,11 +89,34 @@ class Reader:
         values: Iterable[Hashable],
     ) -> dict[tuple[int, Hashable], int]:
         """How many rows of each ``(collection, field)`` hold each of ``values``, keyed by
-        the field's position in ``fields`` and the value; never locked.
+        the field's position in ``fields`` and the value (values no row holds are left
+        out); never locked.
 
-        One statement per batch of values: the fields' counts joined with ``UNION ALL``
-        (the fields must have types the database can put in one column).
+        One statement per batch of values, the fields' counts joined with ``UNION ALL``
+        (the fields must have types the database can put in one column). SQLite counts
+        each value apart (``= ?``): for an ``IN`` list and its ``GROUP BY`` it builds
+        temporary indexes, which cost it more than the counting.
         """
+        per_value = driver.dialect.name == "sqlite" and len(fields) <= MAX_PARTS
+        out: dict[tuple[int, Hashable], int] = {}
+        ordered = list(values)
+        step = max(1, (MAX_PARTS if per_value else self.batch_size) // len(fields))
+        for start in range(0, len(ordered), step):
+            chunk = ordered[start : start + step]
+            if per_value:
+                shape, flat = self._counting_each(driver, fields, chunk)
+            else:
+                lists = {f"_in{index}": chunk for index in range(len(fields))}
+                statement = self._counting(fields)
+                shape, flat = self._shapes.get(driver.dialect, ("h", *fields), statement, lists)
+            for row in shape.run(driver, flat):
+                position, value, rows = row["position"], row["value"], row["rows"]
+                if rows:
+                    out[(cast(int, position), _hashable(value))] = cast(int, rows)
+        return out
+
+    def _counting(self, fields: Sequence[tuple[str, str]]) -> Select[Any] | CompoundSelect[Any]:
+        """Rows per value of each field, the values in one expanding list per field."""
         statement = self._holding.get(tuple(fields))
         if statement is None:
             parts = []
@@ -107,18 +133,31 @@ class Reader:
                 )
             statement = union_all(*parts) if len(parts) > 1 else parts[0]
             self._holding[tuple(fields)] = statement
-        out: dict[tuple[int, Hashable], int] = {}
-        ordered = list(values)
-        step = max(1, self.batch_size // len(fields))
-        for start in range(0, len(ordered), step):
-            chunk = ordered[start : start + step]
-            lists = {f"_in{index}": chunk for index in range(len(fields))}
-            kind = ("h", *fields)
-            shape, flat = self._shapes.get(driver.dialect, kind, statement, lists)
-            for row in shape.run(driver, flat):
-                position, value, rows = row["position"], row["value"], row["rows"]
-                out[(cast(int, position), _hashable(value))] = cast(int, rows)
-        return out
+        return statement
+
+    def _counting_each(
+        self, driver: Driver, fields: Sequence[tuple[str, str]], values: list[Hashable]
+    ) -> tuple[Shape, list[object]]:
+        """Rows holding each value in each field, one SELECT per field and value (a value
+        no row holds counts 0). Its values: the chunk once per field."""
+
+        def build() -> Select[Any] | CompoundSelect[Any]:
+            parts: list[Any] = []
+            for index, (collection, name) in enumerate(fields):
+                column = self.schema.tables[collection].c[name]
+                for n in range(1, len(values) + 1):
+                    parts.append(
+                        select(
+                            literal_column(str(index)).label("position"),
+                            func.max(column).label("value"),
+                            func.count().label("rows"),
+                        ).where(column == bindparam(f"_in{index}_{n}", type_=column.type))
+                    )
+            return union_all(*parts) if len(parts) > 1 else parts[0]
+
+        lists = {f"_in{index}": values for index in range(len(fields))}
+        kind = ("he", *fields)
+        return self._shapes.get(driver.dialect, kind, build, lists, expanding=False)
 
     def _run(
         self,
