@@ -462,16 +462,9 @@ def changes(
     plan: CollectionPlan, row: Mapping[str, object], rules: Rules, *, fallback: bool
 ) -> dict[str, object]:
     """New values for the fields of a row that stays; fields already empty are left."""
-    out: dict[str, object] = {}
     if fallback:
-        for name, same, make in plan.replacements(rules):
-            old = row.get(name)
-            if old is None:
-                continue
-            new = same if make is None else make(old)
-            if new != old:
-                out[name] = new
-        return out
+        return replaced(plan.replacements(rules), row)
+    out: dict[str, object] = {}
     for field_plan in plan.changeable:
         if field_plan.strategy == "delete":
             continue
@@ -481,6 +474,19 @@ def changes(
         new = erased_value(field_plan, old, rules, fallback=False)
         if new != old:
             out[field_plan.name] = new
+    return out
+
+
+def replaced(replacements: Iterable[_Replacement], row: Mapping[str, object]) -> dict[str, object]:
+    """The new values of a row that stays (see :meth:`CollectionPlan.replacements`)."""
+    out: dict[str, object] = {}
+    for name, same, make in replacements:
+        old = row.get(name)
+        if old is None:
+            continue
+        new = same if make is None else make(old)
+        if new != old:
+            out[name] = new
     return out
 
 
@@ -682,10 +688,15 @@ def decide_collections(
             plan = plans[name]
             pins = _pins(found, order.into.get(name, ()), rows, stays) if plan.wants_delete else {}
             deletes = plan.deletes_rows
+            found_keys = keys[name]
+            if deletes and not pins and not _any_shared(name, found_keys, outside):
+                step.append(CollectionOutcome(name, len(found), list(found_keys), [], {}))
+                continue  # every row goes
             tallies = bool(plan.kept_whatever_the_values)
+            replacements = plan.replacements(rules)
             outcome = CollectionOutcome(name, len(found), [], [], {})
             status: list[Mapping[str, object] | None] = []
-            for at, (row, key) in enumerate(zip(found, keys[name], strict=True)):
+            for at, (row, key) in enumerate(zip(found, found_keys, strict=True)):
                 shared = outside.get((name, key)) if outside else None
                 if shared is not None:  # the row is other subjects' too: untouched
                     status.append(_UNCHANGED)
@@ -696,7 +707,7 @@ def decide_collections(
                     outcome.deleted.append(key)
                     status.append(None)
                     continue
-                change = changes(plan, row, rules, fallback=True)
+                change = replaced(replacements, row)
                 if change:
                     outcome.changed.append((key, change))
                 status.append(change)
@@ -736,6 +747,10 @@ def whole_collections(
 
 
 _UNCHANGED: Mapping[str, object] = {}
+
+
+def _any_shared(name: str, keys: Iterable[Hashable], outside: Mapping[RowId, str]) -> bool:
+    return bool(outside) and any((name, key) in outside for key in keys)
 
 
 def _pins(
