@@ -17,17 +17,19 @@ from tutela.domain.erasure import (
     Column,
     Exemption,
     FieldSpec,
-    Outcomes,
     Rules,
     Strategy,
     changes,
-    decide,
-    decide_collections,
     keyed_hash,
-    outcomes,
     placeholder,
     plan_collection,
     value_fits,
+)
+from tutela.domain.erasure_rows import (
+    Outcomes,
+    decide,
+    decide_collections,
+    outcomes,
     whole_collections,
 )
 from tutela.domain.traversal import FieldRef, Link, RowId, RowLink

@@ -59,15 +59,13 @@ from tutela.datasets.results import (
     identity_values,
 )
 from tutela.declarations.models import Erasure
-from tutela.domain.erasure import (
-    CollectionPlan,
+from tutela.domain.erasure import CollectionPlan, PlanProblem, value_fits
+from tutela.domain.erasure_rows import (
     Outcomes,
-    PlanProblem,
     WholeCollections,
     decide,
     decide_collections,
     outcomes,
-    value_fits,
     whole_collections,
 )
 from tutela.domain.errors import ConfigurationError, InvalidInput

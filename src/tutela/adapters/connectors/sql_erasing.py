@@ -10,7 +10,8 @@ from tutela.adapters.connectors.sql_driver import Driver
 from tutela.adapters.connectors.sql_reading import Reader
 from tutela.adapters.connectors.sql_writing import Writer
 from tutela.datasets.results import CollectionErasure, Kept
-from tutela.domain.erasure import CollectionPlan, Outcomes
+from tutela.domain.erasure import CollectionPlan
+from tutela.domain.erasure_rows import Outcomes
 from tutela.domain.traversal import FieldRef, Graph, Link, Reached, RowId, hashable
 
 
