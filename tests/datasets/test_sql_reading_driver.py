@@ -116,3 +116,19 @@ def test_rows_are_deleted_by_key_and_a_vanished_one_changes_nothing(engine: Engi
     with engine.begin() as conn, Driver.of(conn) as driver:
         assert writer.delete(driver, "driver_orders", [(1,), (2,), (6,)]) == 3
     assert _ids(engine) == [3, 4, 5, 7]
+
+
+def test_many_rows_are_deleted_by_key_in_lists(engine: Engine) -> None:
+    tables = {"driver_orders": orders}
+    writer = Writer(tables, {"driver_orders": ("id",)}, {"driver_orders": ("id",)}, batch_size=8)
+    with engine.begin() as conn:
+        conn.execute(
+            orders.insert(), [{"id": n, "email": f"{n}@example.com"} for n in range(100, 120)]
+        )
+    vanished = pytest.raises(Conflict, match="driver_orders: 7 rows deleted instead of 8")
+    with vanished, engine.begin() as conn, Driver.of(conn) as driver:
+        writer.delete(driver, "driver_orders", [(n,) for n in (999, *range(100, 110))])
+    assert _ids(engine)[-20:] == list(range(100, 120))
+    with engine.begin() as conn, Driver.of(conn) as driver:  # in three lists of 8, 8 and 4
+        assert writer.delete(driver, "driver_orders", [(n,) for n in range(100, 120)]) == 20
+    assert _ids(engine) == [1, 2, 3, 4, 5, 6, 7]

@@ -21,8 +21,9 @@ from sqlalchemy import (
 from tutela.adapters.connectors.sql_driver import BATCH_SIZE, Driver, Row, Shape, Shapes
 from tutela.adapters.connectors.sql_schema import Schema
 
-#: SELECTs joined in one counting statement at most (SQLite joins at most 500).
-MAX_PARTS = 400
+#: Up to this many (field, value) pairs, SQLite counts each pair with a SELECT of its own
+#: (measured: twice as fast for a few values, slower from about 25 values on 4 fields).
+PER_VALUE = 100
 
 
 class Reader:
@@ -93,22 +94,26 @@ class Reader:
         out); never locked.
 
         One statement per batch of values, the fields' counts joined with ``UNION ALL``
-        (the fields must have types the database can put in one column). SQLite counts
-        each value apart (``= ?``): for an ``IN`` list and its ``GROUP BY`` it builds
-        temporary indexes, which cost it more than the counting.
+        (the fields must have types the database can put in one column). On SQLite, a few
+        values are counted each apart (``= ?``): for an ``IN`` list and its ``GROUP BY`` it
+        builds temporary indexes, which cost more than a few look-ups.
         """
-        per_value = driver.dialect.name == "sqlite" and len(fields) <= MAX_PARTS
-        out: dict[tuple[int, Hashable], int] = {}
         ordered = list(values)
-        step = max(1, (MAX_PARTS if per_value else self.batch_size) // len(fields))
-        for start in range(0, len(ordered), step):
-            chunk = ordered[start : start + step]
-            if per_value:
-                shape, flat = self._counting_each(driver, fields, chunk)
-            else:
+        out: dict[tuple[int, Hashable], int] = {}
+        if not ordered or not fields:
+            return out
+        if driver.dialect.name == "sqlite" and len(ordered) * len(fields) <= PER_VALUE:
+            batches = [self._counting_each(driver, fields, ordered)]
+        else:
+            step = max(1, self.batch_size // len(fields))
+            batches = []
+            for start in range(0, len(ordered), step):
+                chunk = ordered[start : start + step]
                 lists = {f"_in{index}": chunk for index in range(len(fields))}
                 statement = self._counting(fields)
-                shape, flat = self._shapes.get(driver.dialect, ("h", *fields), statement, lists)
+                kind = ("h", *fields)
+                batches.append(self._shapes.get(driver.dialect, kind, statement, lists))
+        for shape, flat in batches:
             for row in shape.run(driver, flat):
                 position, value, rows = row["position"], row["value"], row["rows"]
                 if rows:
