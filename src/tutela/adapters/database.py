@@ -20,6 +20,15 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+#: URL schemes without a driver, and the driver Tutela's extras install for them.
+DEFAULT_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+#: driver module -> the extra of Tutela that installs it
+DRIVER_EXTRAS = {"psycopg": "postgres", "pymysql": "mysql"}
+
 #: Seconds after which a pooled connection is replaced rather than reused (without pre-ping).
 POOL_RECYCLE = 1800
 
@@ -37,11 +46,11 @@ def make_engine(url: str, *, pool: bool = True, pre_ping: bool = True) -> Engine
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigurationError(
-            f"not a database URL: {parsed_safe(url)}; use sqlite:///path/to/file.db or "
-            "postgresql+psycopg://user@host/dbname"
+            f"not a database URL: {parsed_safe(url)}; use sqlite:///path/to/file.db, "
+            "postgresql+psycopg://user@host/dbname or mysql+pymysql://user@host/dbname"
         ) from None
-    if parsed.drivername.startswith("postgresql") and parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername in DEFAULT_DRIVERS:  # the driver Tutela installs, not SQLAlchemy's
+        parsed = parsed.set(drivername=DEFAULT_DRIVERS[parsed.drivername])
     if parsed.drivername.startswith("sqlite"):
         return _sqlite_engine(parsed.database, url)
     kwargs: dict[str, Any] = {"pool_pre_ping": True} if pre_ping else {"pool_recycle": POOL_RECYCLE}
@@ -50,9 +59,10 @@ def make_engine(url: str, *, pool: bool = True, pre_ping: bool = True) -> Engine
     try:
         return create_engine(parsed, **kwargs)
     except ModuleNotFoundError as exc:
-        raise ConfigurationError(
-            f"the database driver {exc.name} is not installed; install tutela[postgres]"
-        ) from None
+        extra = DRIVER_EXTRAS.get(exc.name or "")
+        fix = f"install tutela[{extra}]" if extra else f"install the driver {exc.name}"
+        missing = f"the database driver {exc.name} is not installed"
+        raise ConfigurationError(f"{missing}; {fix}") from None
 
 
 def parsed_safe(url: str) -> str:
