@@ -1,8 +1,9 @@
 """Loading the Fides sample shop (tests/fixtures/fides-shop) into a database.
 
-The SQL is PostgreSQL's; :func:`sqlite_statements` translates it mechanically for SQLite and
-:func:`postgres_statements` moves it into a schema of its own, so that tests can run next to
-others that use the ``public`` schema of the same database.
+The SQL is PostgreSQL's; :func:`sqlite_statements` and :func:`mysql_statements` translate it
+mechanically for SQLite and for MySQL/MariaDB, and :func:`postgres_statements` moves it into
+a schema of its own, so that tests can run next to others that use the ``public`` schema of
+the same database.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: a MySQL or MariaDB server the tests may create databases on (tests needing one are
+#: left out when it is not set)
+MYSQL_URL = os.environ.get("TUTELA_TEST_MYSQL_URL", "")
 
 
 FIXTURE = ROOT / "tests" / "fixtures" / "fides-shop"  # copied with its NOTICE.md
@@ -86,6 +91,57 @@ def postgres_statements(sql: str, schema: str) -> list[str]:
             statement = re.sub(pattern, replacement, statement, flags=re.IGNORECASE)
         out.append(statement)
     return out
+
+
+#: PostgreSQL column types and what MySQL and MariaDB are given instead.
+MYSQL_TYPES: tuple[tuple[str, str], ...] = (
+    (r"\bSERIAL\s+PRIMARY\s+KEY\b", "INT AUTO_INCREMENT PRIMARY KEY"),
+    (r"\bCHARACTER\s+VARYING\s*\((\d+)\)", r"VARCHAR(\1)"),
+    (r"\bTIMESTAMP(?:\s+WITH(?:OUT)?\s+TIME\s+ZONE)?\b", "DATETIME"),
+    (r"\bMONEY\b", "VARCHAR(20)"),
+)
+
+
+def mysql_statements(sql: str) -> list[str]:
+    """The script for MySQL and MariaDB: no schemas, no sequences, their column types."""
+    out = []
+    for original in split_statements(sql):
+        upper = original.upper()
+        if upper.startswith(("ALTER SEQUENCE", "CREATE SCHEMA")) or "BACKUP_SCHEMA." in upper:
+            continue
+        statement = re.sub(r"\bpublic\.", "", original)
+        if upper.startswith("CREATE TABLE"):
+            for pattern, replacement in MYSQL_TYPES:
+                statement = re.sub(pattern, replacement, statement, flags=re.IGNORECASE)
+        out.append(statement)
+    return out
+
+
+@contextmanager
+def mysql_database(url: str, script: list[str]) -> Iterator[str]:
+    """A database of its own on the MySQL or MariaDB server at ``url``, filled by
+    ``script``; yields its URL and drops the database afterwards."""
+    name = f"tutela_test_{os.getpid()}_{next(_counter)}"
+    admin = create_engine(url)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f"CREATE DATABASE {name}"))
+        own = make_url(url).set(database=name).render_as_string(hide_password=False)
+        engine = create_engine(own)
+        with engine.begin() as connection:
+            for statement in script:
+                connection.exec_driver_sql(statement)
+        engine.dispose()
+        yield own
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+def mysql_shop(url: str) -> AbstractContextManager[str]:
+    """The sample shop in a database of its own (see :func:`mysql_database`)."""
+    return mysql_database(url, mysql_statements(SQL_FILE.read_text(encoding="utf-8")))
 
 
 def load_sqlite(path: Path) -> str:

@@ -1,5 +1,6 @@
-"""The Fides sample shop on SQLite, and on PostgreSQL when TUTELA_TEST_DATABASE_URL is set
-(in a schema of its own, so that tests using the public schema can run at the same time)."""
+"""The Fides sample shop on SQLite; on PostgreSQL when TUTELA_TEST_DATABASE_URL is set (in a
+schema of its own, so that tests using the public schema can run at the same time); on
+MySQL or MariaDB when TUTELA_TEST_MYSQL_URL is set (in a database of its own)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,19 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, bindparam, create_engine, inspect, text
 
-from tests.fixtures_support import DATASET_FILE, load_sqlite, postgres_shop
+from tests.fixtures_support import (
+    DATASET_FILE,
+    MYSQL_URL,
+    load_sqlite,
+    mysql_shop,
+    postgres_shop,
+)
 from tutela.adapters.connectors.sql import SqlConnector
 from tutela.datasets.loading import load_datasets
 from tutela.datasets.models import Dataset
 
 PG_URL = os.environ.get("TUTELA_TEST_DATABASE_URL", "")
-BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else []) + (["mysql"] if MYSQL_URL else [])
 HASH_KEY = b"test-hash-key-0123456789abcdef!!"
 
 Snapshot = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
@@ -130,7 +137,8 @@ def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
         yield Shop("sqlite", url, engine)
         engine.dispose()
         return
-    with postgres_shop(PG_URL) as url:
+    made = postgres_shop(PG_URL) if request.param == "postgres" else mysql_shop(MYSQL_URL)
+    with made as url:
         engine = create_engine(url)
-        yield Shop("postgres", url, engine)
+        yield Shop(request.param, url, engine)
         engine.dispose()

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.datasets.conftest import BACKENDS, PG_URL
-from tests.fixtures_support import postgres_schema
+from tests.fixtures_support import MYSQL_URL, mysql_database, postgres_schema
 from tutela.adapters.connectors.sql import SqlConnector
 from tutela.adapters.database import make_engine
 from tutela.datasets.loading import read_dataset_text
@@ -75,6 +75,9 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
                 connection.exec_driver_sql(statement)
         engine.dispose()
         yield url
+    elif request.param == "mysql":
+        with mysql_database(MYSQL_URL, SCHEMA) as url:
+            yield url
     else:
         with postgres_schema(PG_URL, lambda _: SCHEMA) as url:
             yield url

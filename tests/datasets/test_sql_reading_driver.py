@@ -26,12 +26,13 @@ from sqlalchemy import (
     select,
 )
 
+from tests.fixtures_support import MYSQL_URL, mysql_database
 from tutela.adapters.connectors.sql_driver import Driver, compile_shape
 from tutela.adapters.connectors.sql_writing import Writer
 from tutela.domain.errors import Conflict
 
 PG_URL = os.environ.get("TUTELA_TEST_DATABASE_URL", "")
-BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
+BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else []) + (["mysql"] if MYSQL_URL else [])
 
 metadata = MetaData()
 orders = Table(
@@ -47,7 +48,15 @@ orders = Table(
 
 @pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'orders.db'}" if request.param == "sqlite" else PG_URL
+    if request.param == "mysql":
+        with mysql_database(MYSQL_URL, []) as url:
+            yield from _filled(url)
+        return
+    sqlite = f"sqlite:///{tmp_path / 'orders.db'}"
+    yield from _filled(sqlite if request.param == "sqlite" else PG_URL)
+
+
+def _filled(url: str) -> Iterator[Engine]:
     made = create_engine(url)
     metadata.drop_all(made)
     metadata.create_all(made)
@@ -91,7 +100,7 @@ def test_typed_values_and_locks_match_sqlalchemy(engine: Engine, lock: bool) -> 
         shape = compile_shape(statement, conn.dialect, lists)
         with Driver.of(conn) as driver:
             found = shape.run(driver, [v for values in lists.values() for v in values])
-    assert ("FOR UPDATE" in shape.sql) == (lock and engine.dialect.name == "postgresql")
+    assert ("FOR UPDATE" in shape.sql) == (lock and engine.dialect.name != "sqlite")
     key = lambda row: row["id"]  # noqa: E731
     assert sorted(found, key=key) == sorted(expected, key=key)
     assert {row["id"] for row in found} == {1, 3, 4, 7}

@@ -1,5 +1,6 @@
 """Retention sweeps over a connected database: an application's access log (SQLite, and
-PostgreSQL when TUTELA_TEST_DATABASE_URL is set)."""
+PostgreSQL when TUTELA_TEST_DATABASE_URL is set; MySQL or MariaDB when TUTELA_TEST_MYSQL_URL
+is)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy import Engine, create_engine, text
 from typer.testing import CliRunner
 
 from tests.conftest import PG_URL
-from tests.fixtures_support import postgres_schema
+from tests.fixtures_support import MYSQL_URL, mysql_database, postgres_schema
 from tutela.adapters.connectors import sql_retention
 from tutela.bootstrap import Runtime, initialize, open_runtime
 from tutela.domain.errors import ConfigurationError, NotFound
@@ -80,8 +81,23 @@ def _declared(tmp_path: Path, text: str) -> Path:
     return declarations
 
 
+@pytest.fixture(params=["own"] + (["mysql"] if MYSQL_URL else []))
+def app_server(request: pytest.FixtureRequest, backend: str) -> str:
+    """The kind of database the application's log is on: Tutela's own kind, or MySQL (once,
+    beside Tutela on SQLite)."""
+    if request.param == "own":
+        return backend
+    if backend != "sqlite":
+        pytest.skip("the application on MySQL is tested beside Tutela on SQLite")
+    return "mysql"
+
+
 def _database(tmp_path: Path, backend: str, date_type: str) -> Iterator[str]:
     ddl = TABLE.format(date_type=date_type)
+    if backend == "mysql":
+        with mysql_database(MYSQL_URL, [ddl.replace("TIMESTAMP", "DATETIME")]) as url:
+            yield url
+        return
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'logs.db'}"
         engine = create_engine(url)
@@ -113,9 +129,9 @@ def _runtime(
 
 @pytest.fixture
 def logs(
-    settings: Settings, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, app_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Logs]:
-    for url in _database(tmp_path, backend, "TIMESTAMP"):
+    for url in _database(tmp_path, app_server, "TIMESTAMP"):
         yield from _runtime(settings, url, FIXTURE / "declarations.yml", monkeypatch)
 
 
@@ -188,7 +204,7 @@ def test_a_hold_on_a_subject_keeps_that_subjects_rows_only(logs: Logs) -> None:
 
 
 def test_anonymize_keeps_the_rows_with_the_erasure_strategies_applied(
-    settings: Settings, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, app_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text_ = (FIXTURE / "declarations.yml").read_text(encoding="utf-8")
     text_ = text_.replace("then: delete}", "then: anonymize}").replace(
@@ -197,7 +213,7 @@ def test_anonymize_keeps_the_rows_with_the_erasure_strategies_applied(
         'user.contact.email: "null"}\n    retention:\n      access_log',
     )
     declarations = _declared(tmp_path, text_)
-    for url in _database(tmp_path, backend, "TIMESTAMP"):
+    for url in _database(tmp_path, app_server, "TIMESTAMP"):
         for logs in _runtime(settings, url, declarations, monkeypatch):
             logs.add([(1, "a@example.com", "192.0.2.77", 120), (2, None, "203.0.113.9", 10)])
             assert rows_done(logs.sweep()) == {"deleted": 0, "anonymized": 1}
@@ -206,9 +222,9 @@ def test_anonymize_keeps_the_rows_with_the_erasure_strategies_applied(
 
 
 def test_a_column_without_dates_is_refused_by_check_and_by_the_sweep(
-    settings: Settings, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, app_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for url in _database(tmp_path, backend, "INTEGER"):
+    for url in _database(tmp_path, app_server, "INTEGER"):
         for logs in _runtime(settings, url, FIXTURE / "declarations.yml", monkeypatch):
             result = CliRunner().invoke(cli, ["check", str(logs.declarations)])
             assert result.exit_code == 1
@@ -292,7 +308,7 @@ def test_plan_and_sweep_from_the_command_line(logs: Logs) -> None:
 
 
 def test_an_erasure_exemption_keeps_the_row_with_only_the_exempt_data(
-    settings: Settings, backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, app_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text_ = (
         (FIXTURE / "declarations.yml")
@@ -304,7 +320,7 @@ def test_an_erasure_exemption_keeps_the_row_with_only_the_exempt_data(
         )
     )
     declarations = _declared(tmp_path, text_)
-    for url in _database(tmp_path, backend, "TIMESTAMP"):
+    for url in _database(tmp_path, app_server, "TIMESTAMP"):
         for logs in _runtime(settings, url, declarations, monkeypatch):
             logs.add([(1, "a@example.com", "192.0.2.77", 120)])
             assert rows_done(logs.sweep()) == {"deleted": 0, "anonymized": 1}

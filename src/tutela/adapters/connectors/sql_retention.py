@@ -32,6 +32,7 @@ from sqlalchemy import (
     Connection,
     Date,
     DateTime,
+    Delete,
     Select,
     String,
     Table,
@@ -335,10 +336,7 @@ class SqlRetention(AbstractRetentionStore):
             if count:
                 tally.deleted[key] = count
             return tally
-        keys = target.keys[0] if len(target.keys) == 1 else tuple_(*target.keys)
-        chosen = select(*target.keys).where(condition).limit(bindparam("batch"))
-        statement = delete(target.table).where(keys.in_(chosen))
-        params = {**params, "batch": self.batch}
+        statement = self._batch_delete(target, condition)
         while True:
             with self.connector.engine.begin() as connection:
                 count = int(connection.execute(statement, params).rowcount or 0)
@@ -352,6 +350,17 @@ class SqlRetention(AbstractRetentionStore):
                 progress(count)
             if count < self.batch:
                 return tally
+
+    def _batch_delete(self, target: _Collection, condition: ColumnElement[bool]) -> Delete:
+        """DELETE of at most one batch of the rows meeting ``condition``: by key among the
+        first rows that do, or, on MySQL and MariaDB (which take no LIMIT in an IN
+        subquery, nor a subquery on the table a DELETE changes), with a LIMIT of its own."""
+        if self.connector.engine.dialect.name in ("mysql", "mariadb"):
+            limited = delete(target.table).where(condition)
+            return limited.with_dialect_options(mysql_limit=self.batch)
+        keys = target.keys[0] if len(target.keys) == 1 else tuple_(*target.keys)
+        chosen = select(*target.keys).where(condition).limit(self.batch)
+        return delete(target.table).where(keys.in_(chosen))
 
     def _by_row(
         self,
