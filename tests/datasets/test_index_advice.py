@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.datasets.conftest import Shop
 from tests.fixtures_support import load_sqlite
 from tutela.adapters.connectors.sql_indexes import index_advice
 from tutela.declarations import load_declarations
@@ -131,3 +132,8 @@ def test_check_without_the_variable_gives_no_advice(monkeypatch: pytest.MonkeyPa
     result = CliRunner().invoke(app, ["check", "--json", str(DECLARATIONS)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["advice"] == []
+
+
+def test_the_same_advice_on_every_database(shop: Shop) -> None:
+    advised = [line.split(": advice: ")[1].split(":")[0] for line in _advice(shop.url)]
+    assert advised == [f"{table}.{column}" for table, column in MISSING]
