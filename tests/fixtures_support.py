@@ -64,6 +64,11 @@ def split_statements(sql: str) -> list[str]:
 
 def sqlite_statements(sql: str) -> list[str]:
     """The script for SQLite: no schemas, no sequences, SQLite's column types."""
+    return _without_schemas(sql, SQLITE_TYPES)
+
+
+def _without_schemas(sql: str, types: tuple[tuple[str, str], ...]) -> list[str]:
+    """The script without schemas and sequences, its column types replaced by ``types``."""
     out = []
     for original in split_statements(sql):
         upper = original.upper()
@@ -71,7 +76,7 @@ def sqlite_statements(sql: str) -> list[str]:
             continue
         statement = re.sub(r"\bpublic\.", "", original)
         if upper.startswith("CREATE TABLE"):
-            for pattern, replacement in SQLITE_TYPES:
+            for pattern, replacement in types:
                 statement = re.sub(pattern, replacement, statement, flags=re.IGNORECASE)
         out.append(statement)
     return out
@@ -104,17 +109,7 @@ MYSQL_TYPES: tuple[tuple[str, str], ...] = (
 
 def mysql_statements(sql: str) -> list[str]:
     """The script for MySQL and MariaDB: no schemas, no sequences, their column types."""
-    out = []
-    for original in split_statements(sql):
-        upper = original.upper()
-        if upper.startswith(("ALTER SEQUENCE", "CREATE SCHEMA")) or "BACKUP_SCHEMA." in upper:
-            continue
-        statement = re.sub(r"\bpublic\.", "", original)
-        if upper.startswith("CREATE TABLE"):
-            for pattern, replacement in MYSQL_TYPES:
-                statement = re.sub(pattern, replacement, statement, flags=re.IGNORECASE)
-        out.append(statement)
-    return out
+    return _without_schemas(sql, MYSQL_TYPES)
 
 
 @contextmanager
