@@ -93,7 +93,7 @@ class _Prepared:
     erase_after: list[tuple[str, str]]
     #: every collection has a primary key
     keyed: bool
-    #: whole collections children first, when their links allow (see ``decide``)
+    #: whole collections children first, when their links allow (see ``whole_collections``)
     whole: WholeCollections | None
     #: the links along which reached rows may be shared with other subjects' rows
     shared: SharedLinks
