@@ -116,6 +116,21 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     return value
 
 
+def _own_store(env: Mapping[str, str], name: str, default: str) -> str:
+    """The URL of one of Tutela's own databases: SQLite or PostgreSQL only."""
+    url = env.get(name) or default
+    scheme = url.split(":", 1)[0].split("+", 1)[0].strip().lower()
+    if scheme not in ("sqlite", "postgresql"):
+        what = scheme or "a URL without a scheme"
+        raise ConfigurationError(
+            f"{name}: Tutela keeps its own data on SQLite or PostgreSQL, not {what}; "
+            "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB (MySQL and MariaDB serve "
+            "as an application's databases, under datasets)",
+            details={"setting": name},
+        )
+    return url
+
+
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     raw = (env.get(name) or choices[0]).strip().lower()
     if raw not in choices:
@@ -171,8 +186,8 @@ class Settings:
         root = Path(data_dir or env.get("TUTELA_DATA_DIR") or DEFAULT_DATA_DIR).expanduser()
         return cls(
             data_dir=root,
-            database_url=env.get("TUTELA_DATABASE_URL") or f"sqlite:///{root / 'tutela.db'}",
-            keystore_url=env.get("TUTELA_KEYSTORE_URL") or f"sqlite:///{root / 'keys.db'}",
+            database_url=_own_store(env, "TUTELA_DATABASE_URL", f"sqlite:///{root / 'tutela.db'}"),
+            keystore_url=_own_store(env, "TUTELA_KEYSTORE_URL", f"sqlite:///{root / 'keys.db'}"),
             keyring=env.get("TUTELA_KEYRING") or str(root / "keyring.json"),
             argon2=Argon2Params(
                 memory_kib=_int(env, "TUTELA_ARGON2_MEMORY_KIB", 19456, 8),

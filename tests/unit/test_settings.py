@@ -40,3 +40,10 @@ def test_bad_numbers_say_which_setting() -> None:
         Settings.from_env(env={"TUTELA_PORT": "eighty"})
     with pytest.raises(ConfigurationError, match="TUTELA_ARGON2_TIME_COST"):
         Settings.from_env(env={"TUTELA_ARGON2_TIME_COST": "0"})
+
+
+@pytest.mark.parametrize("name", ["TUTELA_DATABASE_URL", "TUTELA_KEYSTORE_URL"])
+def test_tutelas_own_data_stays_on_sqlite_or_postgresql(name: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"{name}: .* not mysql; use sqlite:///PATH"):
+        Settings.from_env(env={name: "mysql+pymysql://tutela@db.example/tutela"})
+    assert Settings.from_env(env={name: "sqlite:///tmp/t.db"})
