@@ -493,15 +493,11 @@ _Replacement = tuple[str, object, Callable[[object], object] | None]
 
 
 def _replacement(plan: FieldPlan, rules: Rules) -> _Replacement:
-    """What :func:`erased_value` puts in a row that stays, the same whatever the value where
-    it can be (``null``, ``redact``, and ``delete`` falling back to one of them)."""
-    strategy = plan.strategy
-    if strategy == "delete":
-        strategy = "redact" if plan.column.nullable is False else "null"
-    if strategy == "null":
-        return (plan.name, None, None)
-    if strategy == "redact":
-        return (plan.name, placeholder(plan.column), None)
+    """What :func:`erased_value` puts in a row that stays: computed once where it is the
+    same whatever the value (``null``, ``redact``, and ``delete`` falling back to one of
+    them), else the function computing it."""
+    if plan.strategy in ("delete", "null", "redact"):
+        return (plan.name, erased_value(plan, None, rules, fallback=True), None)
     return (plan.name, None, lambda value: erased_value(plan, value, rules, fallback=True))
 
 
