@@ -29,10 +29,11 @@ from tutela.domain.erasure_rows import (
     Outcomes,
     decide,
     decide_collections,
+    erasure_graph,
     outcomes,
     whole_collections,
 )
-from tutela.domain.traversal import FieldRef, Link, RowId, RowLink
+from tutela.domain.traversal import Edge, FieldRef, Graph, Link, RowId, RowLink, access_plan
 
 KEY = b"k" * 32
 
@@ -304,3 +305,109 @@ def test_erase_after_orders_whole_collections() -> None:
     order = [d.row[0] for level in steps.levels for d in level]
     assert order == ["first"] * 3 + ["then"] * 3
     assert all(d.delete for level in steps.levels for d in level)
+
+
+GRAPH_NAMES = ("a", "b", "c", "d", "e")
+
+
+@st.composite
+def graphs(draw: st.DrawFn) -> tuple[Graph, dict[str, CollectionPlan], list[tuple[str, str]]]:
+    """Collections with or without personal fields, references between them (each a value
+    flow one way or both and, one time in two, a link from child to parent key), identity
+    fields on some, and ``erase_after`` pairs."""
+    personal = {name: draw(st.booleans()) for name in GRAPH_NAMES}
+    plans = {
+        name: plan_collection(
+            name,
+            [
+                FieldSpec("id", ("system.operations",), Column("integer"), True),
+                FieldSpec("v", ("user.name" if personal[name] else "system.operations",)),
+            ],
+            Rules(),
+        )
+        for name in GRAPH_NAMES
+    }
+    pairs = st.tuples(st.sampled_from(GRAPH_NAMES), st.sampled_from(GRAPH_NAMES))
+    edges: list[Edge] = []
+    links: list[Link] = []
+    for child, parent in draw(st.lists(pairs, max_size=6)):
+        here, there = FieldRef(child, f"to_{parent}"), FieldRef(parent, "id")
+        direction = draw(st.sampled_from(["to", "from", "both"]))
+        if direction in ("to", "both"):
+            edges.append(Edge(here, there))
+        if direction in ("from", "both"):
+            edges.append(Edge(there, here))
+        if draw(st.booleans()):
+            links.append(Link(here, there))
+    entries = draw(st.lists(st.sampled_from(GRAPH_NAMES), min_size=1, max_size=3, unique=True))
+    graph = Graph(
+        collections=GRAPH_NAMES,
+        identities={"email": tuple(FieldRef(name, "email") for name in entries)},
+        edges=tuple(dict.fromkeys(edges)),
+        links=tuple(dict.fromkeys(links)),
+    )
+    after = draw(st.lists(pairs.filter(lambda p: p[0] != p[1]), max_size=1))
+    return graph, plans, after
+
+
+@settings(max_examples=300, deadline=None)
+@given(graphs())
+def test_an_erasure_reads_every_collection_it_may_change_or_that_keeps_something(
+    case: tuple[Graph, dict[str, CollectionPlan], list[tuple[str, str]]],
+) -> None:
+    graph, plans, after = case
+    read = erasure_graph(graph, plans, after)
+    left_out = set(graph.collections) - set(read.collections)
+    for name in left_out:  # nothing personal, points at nothing, ordered with nothing
+        assert not any(f.personal for f in plans[name].fields)
+        assert not any(link.child.collection == name for link in graph.links)
+        assert not any(name in pair for pair in after)
+    # every other collection the subject's values reach is still reached
+    reached = access_plan(graph, ["email"]).order
+    assert access_plan(read, ["email"]).order == tuple(c for c in reached if c not in left_out)
+    assert set(read.links) == {
+        link for link in graph.links if link.parent.collection not in left_out
+    }
+
+
+def test_decisions_do_not_depend_on_the_rows_of_collections_an_erasure_leaves_out() -> None:
+    specs = {
+        "customer": [FieldSpec("id", ("user.unique_id",), Column("integer"), True, ("line.to_c",))],
+        "line": [
+            FieldSpec("id", ("system.operations",), Column("integer"), True),
+            FieldSpec("to_c", ("system.operations",), Column("integer"), links_to=("customer.id",)),
+            FieldSpec("to_p", ("system.operations",), Column("integer"), links_to=("product.id",)),
+        ],
+        "product": [
+            FieldSpec("id", ("system.operations",), Column("integer"), True, ("line.to_p",))
+        ],
+    }
+    plans = {name: plan_collection(name, s, Rules()) for name, s in specs.items()}
+    to_c = Link(FieldRef("line", "to_c"), FieldRef("customer", "id"))
+    to_p = Link(FieldRef("line", "to_p"), FieldRef("product", "id"))
+    graph = Graph(
+        collections=("customer", "line", "product"),
+        identities={"email": (FieldRef("customer", "email"),)},
+        edges=(
+            Edge(FieldRef("customer", "id"), FieldRef("line", "to_c")),
+            Edge(FieldRef("line", "to_p"), FieldRef("product", "id")),
+        ),
+        links=(to_c, to_p),
+    )
+    read = erasure_graph(graph, plans, [])
+    assert read.collections == ("customer", "line")
+    assert read.links == (to_c,)
+    rows: dict[RowId, dict[str, object]] = {
+        ("customer", (1,)): {"id": 1},
+        ("line", (7,)): {"id": 7, "to_c": 1, "to_p": 3},
+        ("product", (3,)): {"id": 3},
+    }
+    row_links = [
+        RowLink(("line", (7,)), ("customer", (1,)), "to_c"),
+        RowLink(("line", (7,)), ("product", (3,)), "to_p"),
+    ]
+    everything = _merged(outcomes(decide(plans, rows, row_links, Rules()), plans, rows))
+    fewer = {k: v for k, v in rows.items() if k[0] != "product"}
+    read_only = _merged(outcomes(decide(plans, fewer, row_links[:1], Rules()), plans, fewer))
+    assert read_only == {k: v for k, v in everything.items() if k != "product"}
+    assert everything["product"][1:3] == (set(), {})  # nothing deleted, nothing changed

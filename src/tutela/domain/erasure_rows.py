@@ -12,7 +12,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tutela.domain.erasure import CollectionPlan, Rules, changes, replaced
-from tutela.domain.traversal import Link, RowId, RowLink, children_first, hashable
+from tutela.domain.traversal import Graph, Link, RowId, RowLink, children_first, hashable
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,51 @@ def decide(
             levels.append(tuple(step))
     cycles = tuple(tuple(r for r in cycle if r not in barriers) for cycle in ordering.cycles)
     return Steps(tuple(levels), cycles)
+
+
+def erasure_graph(
+    graph: Graph, plans: Mapping[str, CollectionPlan], erase_after: Iterable[tuple[str, str]]
+) -> Graph:
+    """The part of ``graph`` an erasure reads: without the collections that hold nothing
+    personal, point at no other collection's rows (so keep none and share none) and from
+    which no other collection it reads is reached — their rows would only be reached,
+    never changed (a shop's products, reached through order lines)."""
+    ordered = {name for pair in erase_after for name in pair}
+    children = {link.child.collection for link in graph.links}
+    idle = {
+        name
+        for name in graph.collections
+        if name not in ordered
+        and name not in children
+        and (plan := plans.get(name)) is not None
+        and not any(f.personal for f in plan.fields)
+    }
+    changed = True
+    while changed:  # a collection that leads to one read is read as well
+        leading = {
+            edge.source.collection
+            for edge in graph.edges
+            if edge.source.collection in idle and edge.target.collection not in idle
+        }
+        idle -= leading
+        changed = bool(leading)
+    if not idle:
+        return graph
+    return Graph(
+        collections=tuple(c for c in graph.collections if c not in idle),
+        identities={
+            name: kept
+            for name, refs in graph.identities.items()
+            if (kept := tuple(r for r in refs if r.collection not in idle))
+        },
+        edges=tuple(
+            edge
+            for edge in graph.edges
+            if edge.source.collection not in idle and edge.target.collection not in idle
+        ),
+        links=tuple(link for link in graph.links if link.parent.collection not in idle),
+        after=tuple(pair for pair in graph.after if not idle & set(pair)),
+    )
 
 
 @dataclass(slots=True)

@@ -65,6 +65,7 @@ from tutela.domain.erasure_rows import (
     WholeCollections,
     decide,
     decide_collections,
+    erasure_graph,
     outcomes,
     whole_collections,
 )
@@ -81,6 +82,8 @@ class _Prepared:
 
     schema: Schema
     graph: Graph
+    #: the part of the graph an erasure reads (see ``erasure_graph``)
+    erasing: Graph
     plans: dict[str, CollectionPlan]
     problems: list[PlanProblem]
     reader: Reader
@@ -223,9 +226,11 @@ class SqlConnector(AbstractConnector):
         }
         graph = build_graph(self.dataset, keys)
         after = erase_after(self.dataset)
+        erasing = erasure_graph(graph, plans, after)
         return _Prepared(
             schema=schema,
             graph=graph,
+            erasing=erasing,
             plans=plans,
             problems=self.check_live(schema.columns),
             reader=reader,
@@ -239,8 +244,8 @@ class SqlConnector(AbstractConnector):
             found=found,
             erase_after=after,
             keyed=all(schema.primary_keys.get(name) for name in schema.tables),
-            whole=whole_collections(graph.collections, graph.links, after),
-            shared=SharedLinks.of(reader, graph, plans),
+            whole=whole_collections(erasing.collections, erasing.links, after),
+            shared=SharedLinks.of(reader, erasing, plans),
         )
 
     # -- requests -------------------------------------------------------------------------
@@ -261,7 +266,7 @@ class SqlConnector(AbstractConnector):
         ready = self._prepared
         if ready.problems:
             raise _refused("the erasure plan does not fit the database", ready.problems)
-        graph, plans = ready.graph, ready.plans
+        graph, plans = ready.erasing, ready.plans
 
         def run(progress: _Progress) -> tuple[Outcomes, Counts]:
             with self._write_driver() as driver:
