@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 #: identity type (``email``, ``phone_number`` …) -> the subject's value(s)
 Identities = Mapping[str, str | Iterable[str]]
@@ -112,10 +112,10 @@ def jsonable(value: object) -> object:
     return str(value)
 
 
-@dataclass(frozen=True)
-class Kept:
+class Kept(NamedTuple):
     """Personal data an erasure left in place: which field (or ``collection`` for whole
-    rows), why, until when, in how many rows."""
+    rows), why, until when, in how many rows. (Named tuples rather than frozen dataclasses:
+    as immutable, and an erasure builds about a dozen of them, each in a third of the time.)"""
 
     field: str
     reason: str
@@ -123,8 +123,9 @@ class Kept:
     until: str | None = None
 
 
-@dataclass(frozen=True)
-class CollectionErasure:
+class CollectionErasure(NamedTuple):
+    """What an erasure did in one collection."""
+
     collection: str
     reached: int
     deleted: int
