@@ -8,7 +8,7 @@ collections allow it, and decides as :func:`decide` does (a property test holds 
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tutela.domain.erasure import CollectionPlan, Rules, changes, replaced
@@ -203,25 +203,23 @@ def decide_collections(
     and a row stays for a child when one of the child rows that stay holds its value in a
     linked field. Decides as :func:`decide` does on the rows' links (``row_links``), with no
     link between two rows built."""
-    outside = outside or {}
     # per collection and row: the new values of a row that stays, None for a deleted one
     stays: dict[str, list[Mapping[str, object] | None]] = {}
     steps: list[tuple[CollectionOutcome, ...]] = []
-    for level in order.levels:
+    for level in order.steps(plans, rules):
         step: list[CollectionOutcome] = []
-        for name in level:
+        for each in level:
+            name = each.name
             found = rows.get(name)
             if not found:
                 continue
-            plan = plans[name]
-            pins = _pins(found, order.into.get(name, ()), rows, stays) if plan.wants_delete else {}
-            deletes = plan.deletes_rows
+            pins = _pins(found, each.into, rows, stays) if each.into else None
             found_keys = keys[name]
-            if deletes and not pins and not _any_shared(name, found_keys, outside):
+            deletes = each.deletes
+            if deletes and not pins and not (outside and _any_shared(name, found_keys, outside)):
                 step.append(CollectionOutcome(name, len(found), list(found_keys), [], {}))
                 continue  # every row goes
-            tallies = bool(plan.kept_whatever_the_values)
-            replacements = plan.replacements(rules)
+            plan, tallies, replacements = each.plan, each.tallies, each.replacements
             outcome = CollectionOutcome(name, len(found), [], [], {})
             status: list[Mapping[str, object] | None] = []
             for at, (row, key) in enumerate(zip(found, found_keys, strict=True)):
@@ -249,6 +247,22 @@ def decide_collections(
     return tuple(steps)
 
 
+@dataclass(frozen=True, slots=True)
+class _Deciding:
+    """What :func:`decide_collections` needs of a collection, prepared once per plans and
+    rules: its plan, whether its rows go, the replacement values of a row that stays,
+    whether rows that stay keep personal fields whatever their values, and — when a field
+    wants rows deleted — the links into it as ``(child collection, child field, parent
+    field, reason)``, through which a child row that stays keeps a row."""
+
+    name: str
+    plan: CollectionPlan
+    deletes: bool
+    replacements: tuple[tuple[str, object, Callable[[object], object] | None], ...]
+    tallies: bool
+    into: tuple[tuple[str, str, str, str], ...]
+
+
 @dataclass(frozen=True)
 class WholeCollections:
     """Collections children first, so that whole collections can be decided in turn, and
@@ -257,6 +271,44 @@ class WholeCollections:
 
     levels: tuple[tuple[str, ...], ...]
     into: Mapping[str, tuple[tuple[Link, str], ...]]
+    _prepared: dict[int, tuple[object, object, tuple[tuple[_Deciding, ...], ...]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def steps(
+        self, plans: Mapping[str, CollectionPlan], rules: Rules
+    ) -> tuple[tuple[_Deciding, ...], ...]:
+        """The levels, each collection with what deciding it needs (built once per
+        ``plans`` and ``rules``)."""
+        memo = self._prepared.get(id(plans))
+        if memo is None or memo[0] is not plans or memo[1] is not rules:
+            memo = self._prepared[id(plans)] = (plans, rules, self._steps(plans, rules))
+        return memo[2]
+
+    def _steps(
+        self, plans: Mapping[str, CollectionPlan], rules: Rules
+    ) -> tuple[tuple[_Deciding, ...], ...]:
+        out: list[tuple[_Deciding, ...]] = []
+        for level in self.levels:
+            step: list[_Deciding] = []
+            for name in level:
+                plan = plans[name]
+                into = tuple(
+                    (link.child.collection, link.child.field, link.parent.field, reason)
+                    for link, reason in self.into.get(name, ())
+                )
+                step.append(
+                    _Deciding(
+                        name,
+                        plan,
+                        plan.deletes_rows,
+                        plan.replacements(rules),
+                        bool(plan.kept_whatever_the_values),
+                        into if plan.wants_delete else (),
+                    )
+                )
+            out.append(tuple(step))
+        return tuple(out)
 
 
 def whole_collections(
@@ -283,32 +335,32 @@ def _any_shared(name: str, keys: Iterable[Hashable], outside: Mapping[RowId, str
 
 def _pins(
     found: Sequence[Mapping[str, object]],
-    links: Iterable[tuple[Link, str]],
+    into: Iterable[tuple[str, str, str, str]],
     rows: Mapping[str, Sequence[Mapping[str, object]]],
     stays: Mapping[str, Sequence[Mapping[str, object] | None]],
 ) -> dict[int, str]:
     """The rows of ``found`` (by position) that a child row that stays points at, each
     with the reason of the first link (in the dataset's order) through which one does.
-    ``stays`` holds the collections some of whose rows stay."""
+    ``into``: the links into ``found``'s collection (see ``_Deciding``); ``stays`` holds
+    the collections some of whose rows stay."""
     pins: dict[int, str] = {}
-    for link, label in links:
-        made = stays.get(link.child.collection)
+    for child, field_name, parent_field, reason in into:
+        made = stays.get(child)
         if made is None:  # no row of the child collection stays
             continue
-        field_name = link.child.field
-        held = {
-            value
-            for index, row in enumerate(rows[link.child.collection])
-            if (value := row.get(field_name)) is not None
-            and hashable(value)
-            and _still_points(made[index], field_name)
-        }
+        held: set[Hashable] = set()
+        for row, change in zip(rows[child], made, strict=True):
+            if _still_points(change, field_name):
+                value = row.get(field_name)
+                if value is not None and hashable(value):
+                    held.add(value)
         if not held:
             continue
         for at, row in enumerate(found):
-            value = row.get(link.parent.field)
-            if at not in pins and value is not None and hashable(value) and value in held:
-                pins[at] = label
+            if at not in pins:
+                value = row.get(parent_field)
+                if value is not None and hashable(value) and value in held:
+                    pins[at] = reason
     return pins
 
 
