@@ -4,8 +4,8 @@ When the references let each collection's rows follow from those of the collecti
 before it (:attr:`~tutela.domain.traversal.AccessPlan.one_pass`), one statement finds them
 all: a common table expression per collection, selecting its rows by the subject's
 identity values or from the rows of the expressions before it, and the rows of every
-expression returned together (``UNION ALL``, each record led by its collection's position
-and padded with NULLs — SQLite columns take any type).
+expression returned together (``UNION ALL``, each record padded with NULLs — SQLite
+columns take any type — and ending with its collection's position).
 
 The statement is written out here rather than built with SQLAlchemy, because SQLite's
 planner needs it in a particular shape: one SELECT per condition (an ``OR`` holding a
@@ -100,15 +100,15 @@ class Reaching:
         fetched = driver.execute(statement.sql, args).fetchall()
         result.fetches = 1
         layouts, repeats = statement.layouts, statement.repeats
-        rows: dict[int, list[Mapping[str, object]]] = {}
-        keys: dict[int, list[Hashable]] = {}
+        rows: list[list[Mapping[str, object]]] = [[] for _ in layouts]
+        keys: list[list[Hashable]] = [[] for _ in layouts]
         seen: dict[int, set[Hashable]] = {}
         for record in fetched:
-            at = record[0]
+            at = record[-1]  # each record: its collection's columns, NULLs, its position
             layout = layouts[at]
-            values: Sequence[Any] = record[1 : layout.end]
+            values: Sequence[Any] = record
             if layout.processors is not None:
-                values = list(values)
+                values = list(record[: layout.end])
                 for index, process in layout.processors:
                     values[index] = process(values[index])
             key = layout.key(values)
@@ -116,17 +116,14 @@ class Reaching:
                 if key in seen.setdefault(at, set()):
                     continue
                 seen[at].add(key)
-            found = rows.get(at)
-            if found is None:
-                found = rows[at] = []
-                keys[at] = []
-            # the record was sliced to the names' length: no need for zip to check it
-            found.append(dict(zip(layout.names, values, strict=False)))
+            # zip stops at the last of the collection's columns
+            rows[at].append(dict(zip(layout.names, values, strict=False)))
             keys[at].append(key)
         order = plan.order
-        for at in sorted(rows):
-            result.rows[order[at]] = rows[at]
-            result.keys[order[at]] = keys[at]
+        for at, found in enumerate(rows):
+            if found:
+                result.rows[order[at]] = found
+                result.keys[order[at]] = keys[at]
         return result
 
     def _layout(self, collection: str) -> _Layout:
@@ -147,7 +144,7 @@ class Reaching:
             )
             layout = self._layouts[collection] = _Layout(
                 names,
-                1 + len(names),
+                len(names),
                 found or None,
                 _key_of([names.index(name) for name in reader.key_columns[collection]]),
                 bool(reader.schema.primary_keys.get(collection)),
@@ -227,7 +224,7 @@ class Reaching:
             distinct.append(unique or at in read_from)
             ctes.append(f"{quote(f'tutela_reached_{at}')} AS ({body})")
             pad = "".join(", NULL" for _ in range(len(columns), width))
-            parts.append(f"SELECT {at}, {plain}{pad} FROM {quote(f'tutela_reached_{at}')}")
+            parts.append(f"SELECT {plain}{pad}, {at} FROM {quote(f'tutela_reached_{at}')}")
         sql = f"WITH {', '.join(ctes)} {' UNION ALL '.join(parts)}"
         layouts = tuple(self._layout(inflow.collection) for inflow in inflows)
         # without a primary key, equal records are one row wherever they come from
