@@ -154,10 +154,15 @@ class Shape:
             return [values[index] for index in self.order]
         return values
 
+    def execute(self, driver: Driver, values: list[object]) -> Any:
+        """Run the statement; the cursor holding its result (records as the driver gives
+        them, without the columns' result processors)."""
+        plain = self.binds is None and self.names is None and self.order is None
+        return driver.execute(self.sql, values if plain else self.arguments(values))
+
     def run(self, driver: Driver, values: list[object]) -> list[Row]:
         """The selected rows, with the columns' result processors applied."""
-        plain = self.binds is None and self.names is None and self.order is None
-        cursor = driver.execute(self.sql, values if plain else self.arguments(values))
+        cursor = self.execute(driver, values)
         results = self.results
         if results is None:
             codes = [entry[1] for entry in cursor.description or ()]

@@ -103,16 +103,19 @@ class Reader:
         if not ordered or not fields:
             return out
         if driver.dialect.name == "sqlite" and len(ordered) * len(fields) <= PER_VALUE:
-            batches = [self._counting_each(driver, fields, ordered)]
-        else:
-            step = max(1, self.batch_size // len(fields))
-            batches = []
-            for start in range(0, len(ordered), step):
-                chunk = ordered[start : start + step]
-                lists = {f"_in{index}": chunk for index in range(len(fields))}
-                statement = self._counting(fields)
-                kind = ("h", *fields)
-                batches.append(self._shapes.get(driver.dialect, kind, statement, lists))
+            shape, flat = self._counting_each(driver, fields, ordered)
+            for position, at, rows in shape.execute(driver, flat).fetchall():
+                if rows:
+                    out[(position, ordered[at])] = rows
+            return out
+        step = max(1, self.batch_size // len(fields))
+        batches = []
+        for start in range(0, len(ordered), step):
+            chunk = ordered[start : start + step]
+            lists = {f"_in{index}": chunk for index in range(len(fields))}
+            statement = self._counting(fields)
+            kind = ("h", *fields)
+            batches.append(self._shapes.get(driver.dialect, kind, statement, lists))
         for shape, flat in batches:
             for row in shape.run(driver, flat):
                 position, value, rows = row["position"], row["value"], row["rows"]
@@ -144,7 +147,8 @@ class Reader:
         self, driver: Driver, fields: Sequence[tuple[str, str]], values: list[Hashable]
     ) -> tuple[Shape, list[object]]:
         """Rows holding each value in each field, one SELECT per field and value (a value
-        no row holds counts 0). Its values: the chunk once per field."""
+        no row holds counts 0), each record ``(field's position, value's position, rows)``.
+        Its values: the values once per field."""
 
         def build() -> Select[Any] | CompoundSelect[Any]:
             parts: list[Any] = []
@@ -154,7 +158,7 @@ class Reader:
                     parts.append(
                         select(
                             literal_column(str(index)).label("position"),
-                            func.max(column).label("value"),
+                            literal_column(str(n - 1)).label("value"),
                             func.count().label("rows"),
                         ).where(column == bindparam(f"_in{index}_{n}", type_=column.type))
                     )
