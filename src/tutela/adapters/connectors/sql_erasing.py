@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from tutela.adapters.connectors.sql_driver import Driver
 from tutela.adapters.connectors.sql_reading import Reader
-from tutela.adapters.connectors.sql_writing import Writer
+from tutela.adapters.connectors.sql_writing import Key, Writer
 from tutela.datasets.results import CollectionErasure, Kept
 from tutela.domain.erasure import CollectionPlan
 from tutela.domain.erasure_rows import Outcomes
@@ -128,18 +129,19 @@ def _same_type(reader: Reader, links: list[Link]) -> list[list[Link]]:
 
 def apply(driver: Driver, writer: Writer, levels: Outcomes) -> Counts:
     """Run the decisions level by level; updates before deletes within a level. Returns
-    per collection the rows ``[deleted, updated]``."""
+    per collection the rows ``[deleted, updated]``. The outcomes' keys are the tuples a
+    :class:`Reader` or the one-statement read gives (the key columns' values)."""
     counts: Counts = {}
     for level in levels:
         for outcome in level:
             if outcome.changed:
-                rows = [(key_of(key), change) for key, change in outcome.changed]
+                rows = cast("list[tuple[Key, dict[str, object]]]", outcome.changed)
                 _count(counts, outcome.collection)[1] += writer.update(
                     driver, outcome.collection, rows
                 )
         for outcome in level:
             if outcome.deleted:
-                keys = [key_of(key) for key in outcome.deleted]
+                keys = cast("list[Key]", outcome.deleted)
                 _count(counts, outcome.collection)[0] += writer.delete(
                     driver, outcome.collection, keys
                 )
@@ -174,8 +176,8 @@ def summary(levels: Outcomes, counts: Counts) -> tuple[CollectionErasure, ...]:
     out: list[CollectionErasure] = []
     for name, (reached, kept) in totals.items():
         deleted, updated = counts.get(name, _NONE)
-        what = tuple([Kept(f, why, rows, until) for (f, why, until), rows in kept.items()])
-        out.append(CollectionErasure(name, reached, deleted, updated, what))
+        what = [Kept(f, why, rows, until) for (f, why, until), rows in kept.items()] if kept else ()
+        out.append(CollectionErasure(name, reached, deleted, updated, tuple(what)))
     return tuple(out)
 
 
