@@ -372,6 +372,18 @@ class SqlConnector(AbstractConnector):
             with engine.begin() as connection, Driver.of(connection) as driver:
                 yield driver
             return
+        held = self._held
+        if held is not None:  # a SQLite file: the thread's own connection, as below
+            own = held.take()
+            driver = Driver(own, engine.dialect)
+            try:
+                driver.execute("BEGIN IMMEDIATE", ())
+                yield driver
+                driver.commit()
+            finally:
+                driver.close()
+                held.end(own)
+            return
         with self._driver_connection() as raw, Driver(raw, engine.dialect) as driver:
             if engine.dialect.name == "sqlite":  # the write lock up front, as Tutela's own
                 driver.execute("BEGIN IMMEDIATE", ())
