@@ -29,6 +29,7 @@ from tutela.domain.erasure_rows import (
     Outcomes,
     decide,
     decide_collections,
+    erasure_fields,
     erasure_graph,
     outcomes,
     whole_collections,
@@ -411,3 +412,54 @@ def test_decisions_do_not_depend_on_the_rows_of_collections_an_erasure_leaves_ou
     read_only = _merged(outcomes(decide(plans, fewer, row_links[:1], Rules()), plans, fewer))
     assert read_only == {k: v for k, v in everything.items() if k != "product"}
     assert everything["product"][1:3] == (set(), {})  # nothing deleted, nothing changed
+
+
+def test_an_erasure_reads_the_values_of_rows_that_may_stay_and_only_the_links_of_the_rest() -> None:
+    def field(name: str, category: str, **more: Any) -> FieldSpec:
+        return FieldSpec(name, (category,), Column("integer"), **more)
+
+    specs = {
+        "customer": [
+            field("id", "user.unique_id", primary_key=True),
+            field("email", "user.contact.email"),
+            field("created", "system.operations"),
+        ],
+        "login": [
+            field("id", "system.operations", primary_key=True),
+            field("customer_id", "user.unique_id", links_to=("customer.id",)),
+            field("time", "user.sensor"),
+        ],
+        "orders": [
+            field("id", "system.operations", primary_key=True),
+            field("customer_id", "user.unique_id", links_to=("customer.id",)),
+            field("note", "user.name"),
+            field("total", "system.operations"),
+        ],
+        "line": [
+            field("order_id", "system.operations", links_to=("orders.id",)),
+            field("quantity", "system.operations"),
+        ],
+    }
+    plans = {name: plan_collection(name, s, Rules()) for name, s in specs.items()}
+
+    def ref(text: str) -> FieldRef:
+        collection, name = text.split(".")
+        return FieldRef(collection, name)
+
+    pairs = [("login.customer_id", "customer.id"), ("orders.customer_id", "customer.id")]
+    pairs.append(("line.order_id", "orders.id"))
+    graph = Graph(
+        collections=tuple(specs),
+        identities={"email": (ref("customer.email"),)},
+        edges=tuple(Edge(ref(parent), ref(child)) for child, parent in pairs),
+        links=tuple(Link(ref(child), ref(parent)) for child, parent in pairs),
+    )
+    assert erasure_fields(graph, plans) == {
+        # rows that stay for the rows pointing at them: their personal values are needed
+        "customer": {"id", "email"},
+        "orders": {"id", "customer_id", "note"},
+        # every login goes (nothing points at one): its link, not its personal values
+        "login": {"customer_id"},
+        # nothing personal: the link it is reached by
+        "line": {"order_id"},
+    }

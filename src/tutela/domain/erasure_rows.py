@@ -131,6 +131,27 @@ def erasure_graph(
     )
 
 
+def erasure_fields(graph: Graph, plans: Mapping[str, CollectionPlan]) -> dict[str, set[str]]:
+    """Per collection of ``graph`` (an :func:`erasure_graph`), the fields whose values an
+    erasure needs besides the key: those its references join on and, where a row may stay
+    (a field keeps rows, or a link points into the collection), the personal fields, whose
+    new values follow from the old. Rows that always go need nothing more than their key."""
+    needed: dict[str, set[str]] = {name: set() for name in graph.collections}
+    for edge in graph.edges:
+        needed[edge.source.collection].add(edge.source.field)
+        needed[edge.target.collection].add(edge.target.field)
+    pointed_at = set()
+    for link in graph.links:
+        needed[link.child.collection].add(link.child.field)
+        needed[link.parent.collection].add(link.parent.field)
+        pointed_at.add(link.parent.collection)
+    for name in graph.collections:
+        plan = plans.get(name)
+        if plan is not None and (name in pointed_at or not plan.deletes_rows):
+            needed[name].update(f.name for f in plan.fields if f.personal)
+    return needed
+
+
 @dataclass(slots=True)
 class CollectionOutcome:
     """What an erasure does to the reached rows of one collection (in one level): the keys

@@ -65,6 +65,7 @@ from tutela.domain.erasure_rows import (
     WholeCollections,
     decide,
     decide_collections,
+    erasure_fields,
     erasure_graph,
     outcomes,
     whole_collections,
@@ -88,8 +89,11 @@ class _Prepared:
     problems: list[PlanProblem]
     reader: Reader
     locking_reader: Reader
+    #: an erasure's reader: the columns it needs only (see ``erasure_fields``), locking
+    erasing_reader: Reader
     #: reads a request's rows in one statement where the database allows (SQLite)
     reaching: Reaching | None
+    erasing_reaching: Reaching | None
     writer: Writer
     #: per collection, the fields an access returns and their categories
     found: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]
@@ -227,6 +231,16 @@ class SqlConnector(AbstractConnector):
         graph = build_graph(self.dataset, keys)
         after = erase_after(self.dataset)
         erasing = erasure_graph(graph, plans, after)
+        # an erasure reads the key and what its decisions need; a table without a primary
+        # key is matched on every declared column, so all are read
+        needed = erasure_fields(erasing, plans)
+        erasing_fields = {
+            name: self._fields[name]
+            if not schema.primary_keys.get(name)
+            else tuple(f for f in self._fields[name] if f in needed.get(name, ()))
+            for name in self._fields
+        }
+        erasing_reader = Reader(schema, erasing_fields, lock=not sqlite, batch_size=self.batch_size)
         return _Prepared(
             schema=schema,
             graph=graph,
@@ -235,6 +249,8 @@ class SqlConnector(AbstractConnector):
             problems=self.check_live(schema.columns),
             reader=reader,
             reaching=Reaching(reader, self.engine.dialect) if sqlite else None,
+            erasing_reader=erasing_reader,
+            erasing_reaching=Reaching(erasing_reader, self.engine.dialect) if sqlite else None,
             locking_reader=reader
             if sqlite
             else Reader(schema, self._fields, lock=True, batch_size=self.batch_size),
@@ -255,7 +271,7 @@ class SqlConnector(AbstractConnector):
 
         def read(_: _Progress) -> Reached:
             with self._read_driver() as driver:
-                return self._traverse(driver, ready.graph, ready.reader, identities)
+                return self._traverse(driver, ready.graph, ready.reader, ready.reaching, identities)
 
         reached = _retrying(read, always=True)
         return AccessResult(
@@ -270,8 +286,8 @@ class SqlConnector(AbstractConnector):
 
         def run(progress: _Progress) -> tuple[Outcomes, Counts]:
             with self._write_driver() as driver:
-                reader = ready.locking_reader
-                reached = self._traverse(driver, graph, reader, identities, progress)
+                reader, reaching = ready.erasing_reader, ready.erasing_reaching
+                reached = self._traverse(driver, graph, reader, reaching, identities, progress)
                 outside = outside_pins(driver, ready.reader, ready.shared, reached)
                 if ready.whole is not None:  # whole collections in turn
                     levels = decide_collections(
@@ -305,7 +321,9 @@ class SqlConnector(AbstractConnector):
             updated: dict[str, int] = {}
             with self._write_driver() as driver:
                 reader = ready.locking_reader
-                reached = self._traverse(driver, ready.graph, reader, identities, progress)
+                reached = self._traverse(
+                    driver, ready.graph, reader, ready.reaching, identities, progress
+                )
                 for collection, values in targets.items():
                     rows = [(key_of(key), values) for key in reached.keys.get(collection, [])]
                     count = ready.writer.update(driver, collection, rows) if rows else 0
@@ -419,9 +437,13 @@ class SqlConnector(AbstractConnector):
         driver: Driver,
         graph: Graph,
         reader: Reader,
+        reaching: Reaching | None,
         identities: Identities,
         progress: _Progress | None = None,
     ) -> Reached:
+        """The rows ``graph`` reaches from the identities: in one statement (``reaching``,
+        on SQLite) where the references allow, else collection by collection."""
+
         def fetch(
             collection: str, wanted: Mapping[str, frozenset[Hashable]]
         ) -> list[dict[str, object]]:
@@ -431,7 +453,6 @@ class SqlConnector(AbstractConnector):
             return rows
 
         seeds = identity_values(identities)
-        reaching = self._prepared.reaching
         if reaching is not None:
             plan = graph.access_plan(name for name, values in seeds.items() if values)
             reached = reaching.reach(driver, plan, seeds)
