@@ -11,8 +11,10 @@ The statement is written out here rather than built with SQLAlchemy, because SQL
 planner needs it in a particular shape: one SELECT per condition (an ``OR`` holding a
 subquery can make it scan the whole table), and rows reached through a reference joined
 with ``CROSS JOIN`` from the rows already found, which SQLite always runs as the outer loop —
-so an empty set of parents costs nothing, as a skipped statement would. Names are quoted by
-the dialect, values are bound parameters.
+so an empty set of parents costs nothing, as a skipped statement would. A field whose values
+come from several references is selected instead by one ``IN`` over all of them (an address
+that a customer, the customer's orders and cards all point at): each row is looked up once,
+however many rows point at it. Names are quoted by the dialect, values are bound parameters.
 
 Removing repeated rows costs SQLite a temporary index per ``DISTINCT`` or ``UNION``, about
 as much as an indexed look-up, so the statement removes them only where a row could repeat
@@ -162,6 +164,47 @@ class Reaching:
             self._statements[cache] = self._write(inflows, lists)
         return self._statements[cache]
 
+    def _joins(
+        self,
+        inflow: Inflow,
+        table: str,
+        columns: tuple[str, str],
+        position: Mapping[str, int],
+        distinct: Sequence[bool],
+    ) -> tuple[list[tuple[str, str]], bool] | None:
+        """The selects of a collection's rows through the references into it (``columns``:
+        its columns plain and as ``t.…``), and whether each gives every row at most once;
+        ``None`` when a reference's field is not read."""
+        reader, quote = self.reader, self.dialect.identifier_preparer.quote
+        keys = reader.schema.primary_keys
+        plain, joined = columns
+        selects: list[tuple[str, str]] = []
+        once = True
+        for field, refs in inflow.sources:
+            if any(ref.field not in reader.selected[ref.collection] for ref in refs):
+                return None
+            if len(refs) > 1:  # several references give the field's values: each row once
+                values = " UNION ALL ".join(
+                    f"SELECT {quote(ref.field)} "
+                    f"FROM {quote(f'tutela_reached_{position[ref.collection]}')}"
+                    for ref in refs
+                )
+                selects.append((plain, f"FROM {table} WHERE {quote(field)} IN ({values})"))
+                continue
+            for ref in refs:
+                parent_at = position[ref.collection]
+                parent = quote(f"tutela_reached_{parent_at}")
+                selects.append(
+                    (
+                        joined,
+                        f"FROM {parent} CROSS JOIN {table} AS t "
+                        f"ON t.{quote(field)} = {parent}.{quote(ref.field)}",
+                    )
+                )
+                # one parent row per value: its key, in an expression without repeats
+                once = once and distinct[parent_at] and keys.get(ref.collection) == (ref.field,)
+        return selects, once
+
     def _write(
         self, inflows: tuple[Inflow, ...], lists: Mapping[str, list[object]]
     ) -> _Statement | None:
@@ -186,7 +229,6 @@ class Reaching:
             plain = ", ".join(quote(c) for c in columns)
             joined = ", ".join(f"t.{quote(c)}" for c in columns)
             selects: list[tuple[str, str]] = []  # (columns, the rest), without SELECT
-            once = True  # every select gives each row at most once
             for kind, fields in inflow.identities:
                 marks = ", ".join("?" * len(lists.get(kind, ())))
                 for field in fields:
@@ -194,21 +236,11 @@ class Reaching:
                         continue
                     selects.append((plain, f"FROM {table} WHERE {quote(field)} IN ({marks})"))
                     kinds.append(kind)
-            for field, refs in inflow.sources:
-                for ref in refs:
-                    if ref.field not in reader.selected[ref.collection]:
-                        return None
-                    parent_at = position[ref.collection]
-                    parent = quote(f"tutela_reached_{parent_at}")
-                    selects.append(
-                        (
-                            joined,
-                            f"FROM {parent} CROSS JOIN {table} AS t "
-                            f"ON t.{quote(field)} = {parent}.{quote(ref.field)}",
-                        )
-                    )
-                    # one parent row per value: its key, in an expression without repeats
-                    once = once and distinct[parent_at] and keys.get(ref.collection) == (ref.field,)
+            joins = self._joins(inflow, table, (plain, joined), position, distinct)
+            if joins is None:
+                return None
+            selects += joins[0]
+            once = joins[1]
             if not selects:  # nothing can select its rows (no identity value of its types)
                 selects.append((plain, f"FROM {table} WHERE 0"))
             unique = bool(keys.get(name)) and once and len(selects) == 1
