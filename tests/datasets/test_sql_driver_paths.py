@@ -38,8 +38,8 @@ def test_listeners_see_every_statement_and_change_nothing(shop: Shop) -> None:
     finally:
         connector.close()
     assert watched == unwatched
-    selects = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
-    assert any("FROM customer" in s for s in selects)
+    reads = [s for s in seen if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+    assert any("FROM customer" in s for s in reads)
     assert any(s.lstrip().upper().startswith("DELETE") for s in seen)
     assert sum(c.deleted for c in erased.collections) > 0
     assert _json(shop, CUSTOMER_1)["collections"] == {}
@@ -157,3 +157,53 @@ def test_an_erasure_that_fails_midway_changes_nothing(shop: Shop) -> None:
     assert "customers are never deleted" in str(raised.value)
     assert shop.snapshot() == before
     assert _json(shop, CUSTOMER_1)["collections"]["customer"]
+
+
+def test_an_address_only_the_subject_uses_goes_and_one_shared_stays_untouched(shop: Shop) -> None:
+    """Rows outside the request that point at a reached row are counted (on SQLite along
+    with the read itself, in its one statement): the shared row stays as it was."""
+    email = "new-customer@example.com"
+    with shop.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO address (id, house, street, city, state, zip) "
+                "VALUES (9001, 1, :s, :c, :t, :z)"
+            ),
+            {"s": "Fictional Lane", "c": "Nowhere", "t": "NA", "z": "00000"},
+        )
+        connection.execute(
+            text("INSERT INTO customer (id, email, name, address_id) VALUES (9001, :e, :n, 9001)"),
+            {"e": email, "n": "New Customer"},
+        )
+        # shipped to an address customer 1 lives at
+        connection.execute(
+            text(
+                "INSERT INTO orders (id, customer_id, shipping_address_id) "
+                "VALUES ('ord_new', 9001, (SELECT address_id FROM customer WHERE id = 1))"
+            )
+        )
+    before = shop.snapshot()
+    connector = shop.connector()
+    connector.access({"email": "nobody@example.com"})  # the tables reflected beforehand
+    seen: list[str] = []
+    event.listen(
+        connector.engine, "before_cursor_execute", lambda _c, _k, sql, *_: seen.append(sql)
+    )
+    try:
+        result = connector.erase({"email": email})
+    finally:
+        connector.close()
+    after = shop.snapshot()
+    shared_address = (before["customer"][(1,)]["address_id"],)
+    assert (9001,) not in after["address"]
+    assert (9001,) not in after["customer"]
+    assert ("ord_new",) not in after["orders"]
+    assert after["address"][shared_address] == before["address"][shared_address]
+    address = result.collection("address")
+    assert address is not None
+    assert (address.reached, address.deleted) == (2, 1)
+    outside = "referenced by customer.address_id of rows outside this request"
+    assert [k.reason for k in address.kept] == [f"shared with other subjects ({outside})"]
+    if shop.backend == "sqlite":  # every row and every count in one statement
+        reads = [s for s in seen if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+        assert len(reads) == 1

@@ -240,6 +240,7 @@ class SqlConnector(AbstractConnector):
             else tuple(f for f in self._fields[name] if f in needed.get(name, ()))
             for name in self._fields
         }
+        shared = SharedLinks.of(reader, erasing, plans)
         erasing_reader = Reader(schema, erasing_fields, lock=not sqlite, batch_size=self.batch_size)
         return _Prepared(
             schema=schema,
@@ -250,7 +251,9 @@ class SqlConnector(AbstractConnector):
             reader=reader,
             reaching=Reaching(reader, self.engine.dialect) if sqlite else None,
             erasing_reader=erasing_reader,
-            erasing_reaching=Reaching(erasing_reader, self.engine.dialect) if sqlite else None,
+            erasing_reaching=Reaching(erasing_reader, self.engine.dialect, shared.counting)
+            if sqlite
+            else None,
             locking_reader=reader
             if sqlite
             else Reader(schema, self._fields, lock=True, batch_size=self.batch_size),
@@ -261,7 +264,7 @@ class SqlConnector(AbstractConnector):
             erase_after=after,
             keyed=all(schema.primary_keys.get(name) for name in schema.tables),
             whole=whole_collections(erasing.collections, erasing.links, after),
-            shared=SharedLinks.of(reader, erasing, plans),
+            shared=shared,
         )
 
     # -- requests -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from tutela.adapters.connectors.sql_driver import Driver
+from tutela.adapters.connectors.sql_reaching import CountedReached, Counting
 from tutela.adapters.connectors.sql_reading import Reader
 from tutela.adapters.connectors.sql_writing import Key, Writer
 from tutela.datasets.results import CollectionErasure, Kept
@@ -67,6 +68,13 @@ class SharedLinks:
         )
         return cls(groups, tuple(graph.links))
 
+    @property
+    def counting(self) -> Counting:
+        """The counts as the one-statement read takes them along (``sql_reaching``)."""
+        return tuple(
+            (parent, tuple(fields for _, fields in groups)) for parent, groups in self.groups
+        )
+
 
 def outside_pins(
     driver: Driver, reader: Reader, shared: SharedLinks, reached: Reached
@@ -75,10 +83,13 @@ def outside_pins(
     subjects and stay untouched, whatever the strategy of their fields.
 
     A parent value is held outside the request when more child rows hold it than the
-    request reached; the links to one parent field are counted in one statement.
+    request reached; the links to one parent field are counted in one statement, or in the
+    read itself (:attr:`SharedLinks.counting`).
     """
     held: dict[Link, set[Hashable]] = {}
-    for parent, groups in shared.groups:
+    # counted along with the read where it could (SQLite), else here
+    counted = reached.counted if isinstance(reached, CountedReached) else {}
+    for index, (parent, groups) in enumerate(shared.groups):
         values = {
             v
             for row in reached.rows.get(parent.collection, ())
@@ -86,8 +97,11 @@ def outside_pins(
         }
         if not values:
             continue
-        for group, fields in groups:
-            for (position, value), rows in reader.holding(driver, fields, values).items():
+        for number, (group, fields) in enumerate(groups):
+            found = counted.get((index, number))
+            if found is None:
+                found = reader.holding(driver, fields, values)
+            for (position, value), rows in found.items():
                 link = group[position]
                 field = link.child.field
                 inside = 0  # the request's own rows holding the value

@@ -26,6 +26,7 @@ collection nothing reads from are told apart by their key as they are received.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Dialect
 
-from tutela.domain.traversal import AccessPlan, Inflow, Reached
+from tutela.domain.traversal import AccessPlan, FieldRef, Inflow, Reached
 
 if TYPE_CHECKING:
     from tutela.adapters.connectors.sql_driver import Driver
@@ -41,6 +42,22 @@ if TYPE_CHECKING:
 
 #: Collections read in one statement at most (SQLite joins at most 500 SELECTs by default).
 MAX_COLLECTIONS = 400
+
+#: Rows to count along with the read: per parent field, lists of child fields
+#: ``(collection, field)``; the rows of each child field holding each value the parent
+#: field has in the rows read are counted (in the whole table).
+Counting = tuple[tuple[FieldRef, tuple[tuple[tuple[str, str], ...], ...]], ...]
+
+
+@dataclass
+class CountedReached(Reached):
+    """Rows reached, and the rows counted along (see :data:`Counting`): per ``(parent
+    field's index, list's index)``, ``{(child field's index in the list, value): rows}``,
+    values no row holds left out. A list whose parent collection was not read is absent."""
+
+    counted: dict[tuple[int, int], dict[tuple[int, Hashable], int]] = dataclasses.field(
+        default_factory=dict
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +81,9 @@ class _Statement:
     repeats: frozenset[int]
     #: how each position's records come back
     layouts: tuple[_Layout, ...]
+    #: after the collections' positions, per counted list: its ``(parent, list)`` indexes
+    #: in :data:`Counting`, its length, and the parent field's result processor
+    counts: tuple[tuple[tuple[int, int], int, Callable[[Any], Any] | None], ...] = ()
 
 
 def _key_of(positions: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
@@ -77,9 +97,10 @@ def _key_of(positions: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
 class Reaching:
     """The one-statement read of a reader's collections."""
 
-    def __init__(self, reader: Reader, dialect: Dialect) -> None:
+    def __init__(self, reader: Reader, dialect: Dialect, counting: Counting = ()) -> None:
         self.reader = reader
         self.dialect = dialect
+        self.counting = counting
         self._statements: dict[tuple[object, ...], _Statement | None] = {}
         self._layouts: dict[str, _Layout] = {}
 
@@ -95,9 +116,10 @@ class Reaching:
         statement = self._statement(plan.order, plan.one_pass, lists)
         if statement is None:
             return None
-        result = Reached(rows={}, keys={}, plan=plan, fetches=0)
+        result = CountedReached(rows={}, keys={}, plan=plan, fetches=0)
         if not plan.order:
             return result
+        counted = result.counted = {at: {} for at, _, _ in statement.counts}
         args = [value for kind in statement.kinds for value in lists[kind]]
         fetched = driver.execute(statement.sql, args).fetchall()
         result.fetches = 1
@@ -105,8 +127,17 @@ class Reaching:
         rows: list[list[Mapping[str, object]]] = [[] for _ in layouts]
         keys: list[list[Hashable]] = [[] for _ in layouts]
         seen: dict[int, set[Hashable]] = {}
+        collections = len(layouts)
         for record in fetched:
             at = record[-1]  # each record: its collection's columns, NULLs, its position
+            if at >= collections:  # a value and the rows of each child field holding it
+                into, length, process = statement.counts[at - collections]
+                value = record[0] if process is None else process(record[0])
+                tally = counted[into]
+                for index in range(length):
+                    if held := record[1 + index]:
+                        tally[(index, value)] = held
+                continue
             layout = layouts[at]
             values: Sequence[Any] = record
             if layout.processors is not None:
@@ -217,6 +248,8 @@ class Reaching:
             position[ref.collection] for i in inflows for _, refs in i.sources for ref in refs
         }
         width = max((len(reader.selected[i.collection]) for i in inflows), default=0)
+        counting = self._counted(position)
+        width = max([width, *(1 + len(c) for _, _, lists_ in counting for c in lists_)])
         ctes: list[str] = []
         kinds: list[str] = []
         parts: list[str] = []
@@ -257,8 +290,62 @@ class Reaching:
             ctes.append(f"{quote(f'tutela_reached_{at}')} AS ({body})")
             pad = "".join(", NULL" for _ in range(len(columns), width))
             parts.append(f"SELECT {plain}{pad}, {at} FROM {quote(f'tutela_reached_{at}')}")
-        sql = f"WITH {', '.join(ctes)} {' UNION ALL '.join(parts)}"
         layouts = tuple(self._layout(inflow.collection) for inflow in inflows)
+        counts = self._counts(counting, layouts, position, width, parts)
+        sql = f"WITH {', '.join(ctes)} {' UNION ALL '.join(parts)}"
         # without a primary key, equal records are one row wherever they come from
         repeats.update(at for at, layout in enumerate(layouts) if not layout.unique)
-        return _Statement(sql, tuple(kinds), frozenset(repeats), layouts)
+        return _Statement(sql, tuple(kinds), frozenset(repeats), layouts, counts)
+
+    def _counted(
+        self, position: Mapping[str, int]
+    ) -> list[tuple[int, FieldRef, tuple[tuple[tuple[str, str], ...], ...]]]:
+        """The counts this read can take along: those whose parent field it reads."""
+        selected = self.reader.selected
+        return [
+            (index, parent, lists)
+            for index, (parent, lists) in enumerate(self.counting)
+            if parent.collection in position and parent.field in selected[parent.collection]
+        ]
+
+    def _counts(
+        self,
+        counting: list[tuple[int, FieldRef, tuple[tuple[tuple[str, str], ...], ...]]],
+        layouts: tuple[_Layout, ...],
+        position: Mapping[str, int],
+        width: int,
+        parts: list[str],
+    ) -> tuple[tuple[tuple[int, int], int, Callable[[Any], Any] | None], ...]:
+        """Add a part per counted list to ``parts``; how each one's records come back."""
+        counts: list[tuple[tuple[int, int], int, Callable[[Any], Any] | None]] = []
+        for index, parent, lists in counting:
+            layout = layouts[position[parent.collection]]
+            process = dict(layout.processors or ()).get(layout.names.index(parent.field))
+            for number, children in enumerate(lists):
+                parts.append(
+                    self._count(parent, children, position, width, len(layouts) + len(counts))
+                )
+                counts.append(((index, number), len(children), process))
+        return tuple(counts)
+
+    def _count(
+        self,
+        parent: FieldRef,
+        fields: Sequence[tuple[str, str]],
+        position: Mapping[str, int],
+        width: int,
+        at: int,
+    ) -> str:
+        """A record per row read of ``parent``'s collection: the parent field's value, the
+        rows of each child field holding it, NULLs to ``width``, and ``at``."""
+        preparer = self.dialect.identifier_preparer
+        tables = self.reader.schema.tables
+        source = preparer.quote(f"tutela_reached_{position[parent.collection]}")
+        value = f"{source}.{preparer.quote(parent.field)}"
+        counts = "".join(
+            f", (SELECT count(*) FROM {preparer.format_table(tables[collection])} "
+            f"WHERE {preparer.quote(name)} = {value})"
+            for collection, name in fields
+        )
+        pad = "".join(", NULL" for _ in range(1 + len(fields), width))
+        return f"SELECT {value}{counts}{pad}, {at} FROM {source} WHERE {value} IS NOT NULL"
