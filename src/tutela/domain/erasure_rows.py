@@ -237,10 +237,15 @@ def decide_collections(
             pins = _pins(found, each.into, rows, stays) if each.into else None
             found_keys = keys[name]
             deletes = each.deletes
-            if deletes and not pins and not (outside and _any_shared(name, found_keys, outside)):
-                step.append(CollectionOutcome(name, len(found), list(found_keys), [], {}))
-                continue  # every row goes
             plan, tallies, replacements = each.plan, each.tallies, each.replacements
+            if not pins and not (outside and _any_shared(name, found_keys, outside)):
+                if deletes:  # every row goes
+                    step.append(CollectionOutcome(name, len(found), list(found_keys), [], {}))
+                    continue
+                if not replacements and not tallies:  # every row stays as it is
+                    step.append(CollectionOutcome(name, len(found), [], [], {}))
+                    stays[name] = [_UNCHANGED] * len(found)
+                    continue
             outcome = CollectionOutcome(name, len(found), [], [], {})
             status: list[Mapping[str, object] | None] = []
             for at, (row, key) in enumerate(zip(found, found_keys, strict=True)):

@@ -40,7 +40,10 @@ if TYPE_CHECKING:
     from tutela.adapters.connectors.sql_driver import Driver
     from tutela.adapters.connectors.sql_reading import Reader
 
-#: Collections read in one statement at most (SQLite joins at most 500 SELECTs by default).
+#: SELECTs SQLite joins in one compound statement at most (its default limit).
+MAX_SELECTS = 500
+
+#: Collections read in one statement at most (each one SELECT in the final compound).
 MAX_COLLECTIONS = 400
 
 #: Rows to count along with the read: per parent field, lists of child fields
@@ -300,13 +303,17 @@ class Reaching:
     def _counted(
         self, position: Mapping[str, int]
     ) -> list[tuple[int, FieldRef, tuple[tuple[tuple[str, str], ...], ...]]]:
-        """The counts this read can take along: those whose parent field it reads."""
+        """The counts this read can take along: those whose parent field it reads (none
+        when they would make more SELECTs than SQLite joins in one)."""
         selected = self.reader.selected
-        return [
+        found = [
             (index, parent, lists)
             for index, (parent, lists) in enumerate(self.counting)
             if parent.collection in position and parent.field in selected[parent.collection]
         ]
+        if len(position) + sum(len(lists) for _, _, lists in found) > MAX_SELECTS:
+            return []
+        return found
 
     def _counts(
         self,
