@@ -3,14 +3,16 @@ shared rows counted in one statement."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
-from tests.datasets.conftest import Shop
+from tests.datasets.conftest import Shop, load_sqlite
 from tutela.adapters.connectors.sql_driver import Driver
+from tutela.adapters.connectors.sql_reaching import MAX_SELECTS, Reaching
 
 CUSTOMER_1 = "customer-1@example.com"
 
@@ -207,3 +209,28 @@ def test_an_address_only_the_subject_uses_goes_and_one_shared_stays_untouched(sh
     if shop.backend == "sqlite":  # every row and every count in one statement
         reads = [s for s in seen if s.lstrip().upper().startswith(("SELECT", "WITH"))]
         assert len(reads) == 1
+
+
+def test_counts_past_sqlites_limit_of_selects_are_taken_in_a_statement_of_their_own(
+    shop: Shop, tmp_path: Path
+) -> None:
+    if shop.backend != "sqlite":
+        pytest.skip("only SQLite reads a request's rows in one statement")
+    expected = shop.connector().erase({"email": CUSTOMER_1})
+    copy = Shop("sqlite", load_sqlite(tmp_path / "copy.db"), shop.engine)
+    connector = copy.connector()
+    ready = connector._prepared
+    many = ready.shared.counting * (MAX_SELECTS // len(ready.shared.counting) + 1)
+    erasing = Reaching(ready.erasing_reader, connector.engine.dialect, many)
+    object.__setattr__(ready, "erasing_reaching", erasing)
+    seen: list[str] = []
+    event.listen(
+        connector.engine, "before_cursor_execute", lambda _c, _k, sql, *_: seen.append(sql)
+    )
+    try:
+        assert connector.erase({"email": CUSTOMER_1}) == expected
+    finally:
+        connector.close()
+    reads = [s for s in seen if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+    assert len(reads) == 2  # the rows, then the counts
+    assert "count(" not in reads[0]
