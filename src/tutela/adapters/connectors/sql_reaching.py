@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Dialect
 
-from tutela.domain.traversal import AccessPlan, FieldRef, Inflow, Reached
+from tutela.domain.traversal import AccessPlan, FieldRef, Inflow, Reached, hashable
 
 if TYPE_CHECKING:
     from tutela.adapters.connectors.sql_driver import Driver
@@ -136,6 +136,8 @@ class Reaching:
             if at >= collections:  # a value and the rows of each child field holding it
                 into, length, process = statement.counts[at - collections]
                 value = record[0] if process is None else process(record[0])
+                if not hashable(value):  # not counted either way (see ``outside_pins``)
+                    continue
                 tally = counted[into]
                 for index in range(length):
                     if held := record[1 + index]:
