@@ -378,6 +378,17 @@ class SqlConnector(AbstractConnector):
                 self._snapshot(driver)
                 yield driver
             return
+        held = self._held
+        if held is not None:  # a SQLite file: the thread's own connection, as below
+            own = held.take()
+            driver = Driver(own, engine.dialect)
+            try:
+                driver.execute("BEGIN", ())
+                yield driver
+            finally:
+                driver.close()
+                held.end(own)
+            return
         with self._driver_connection() as raw, Driver(raw, engine.dialect) as driver:
             self._snapshot(driver)
             yield driver
