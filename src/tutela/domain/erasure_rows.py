@@ -297,7 +297,7 @@ class WholeCollections:
 
     levels: tuple[tuple[str, ...], ...]
     into: Mapping[str, tuple[tuple[Link, str], ...]]
-    _prepared: dict[int, tuple[object, object, tuple[tuple[_Deciding, ...], ...]]] = field(
+    _memo: dict[int, tuple[object, object, tuple[tuple[_Deciding, ...], ...]]] = field(
         default_factory=dict, compare=False, repr=False
     )
 
@@ -306,9 +306,9 @@ class WholeCollections:
     ) -> tuple[tuple[_Deciding, ...], ...]:
         """The levels, each collection with what deciding it needs (built once per
         ``plans`` and ``rules``)."""
-        memo = self._prepared.get(id(plans))
+        memo = self._memo.get(id(plans))
         if memo is None or memo[0] is not plans or memo[1] is not rules:
-            memo = self._prepared[id(plans)] = (plans, rules, self._steps(plans, rules))
+            memo = self._memo[id(plans)] = (plans, rules, self._steps(plans, rules))
         return memo[2]
 
     def _steps(
