@@ -138,7 +138,7 @@ class Reaching:
         result = CountedReached(rows={}, keys={}, plan=plan, fetches=0)
         if not plan.order:
             return result
-        counted = result.counted = {at: {} for at, _, _ in statement.counts}
+        counted = result.counted = {into: {} for into, _, _ in statement.counts}
         args = [value for kind in statement.kinds for value in lists[kind]]
         fetched = driver.execute(statement.sql, args).fetchall()
         result.fetches = 1
