@@ -379,7 +379,7 @@ class SqlConnector(AbstractConnector):
                 yield driver
             return
         held = self._held
-        if held is not None:  # a SQLite file: the thread's own connection, as below
+        if held is not None:  # a SQLite file: the thread's own connection
             own = held.take()
             driver = Driver(own, engine.dialect)
             try:
@@ -389,7 +389,7 @@ class SqlConnector(AbstractConnector):
                 driver.close()
                 held.end(own)
             return
-        with self._driver_connection() as raw, Driver(raw, engine.dialect) as driver:
+        with self._pooled() as raw, Driver(raw, engine.dialect) as driver:
             self._snapshot(driver)
             yield driver
 
@@ -405,7 +405,7 @@ class SqlConnector(AbstractConnector):
                 yield driver
             return
         held = self._held
-        if held is not None:  # a SQLite file: the thread's own connection, as below
+        if held is not None:  # a SQLite file: the thread's own connection
             own = held.take()
             driver = Driver(own, engine.dialect)
             try:
@@ -416,24 +416,16 @@ class SqlConnector(AbstractConnector):
                 driver.close()
                 held.end(own)
             return
-        with self._driver_connection() as raw, Driver(raw, engine.dialect) as driver:
+        with self._pooled() as raw, Driver(raw, engine.dialect) as driver:
             if engine.dialect.name == "sqlite":  # the write lock up front, as Tutela's own
                 driver.execute("BEGIN IMMEDIATE", ())
             yield driver
             driver.commit()
 
     @contextmanager
-    def _driver_connection(self) -> Iterator[PoolProxiedConnection]:
-        """The thread's own connection to a SQLite file (``sql_held``), or one from the
-        pool; rolled back when the block ends unless committed."""
-        held = self._held
-        if held is not None:
-            own = held.take()
-            try:
-                yield own
-            finally:
-                held.end(own)
-            return
+    def _pooled(self) -> Iterator[PoolProxiedConnection]:
+        """A driver connection from the pool (a SQLite file has the thread's own instead,
+        see ``sql_held``), returned to it rolled back unless committed."""
         pooled = self.engine.raw_connection()
         try:  # returned to the pool rolled back
             yield pooled
